@@ -1,0 +1,113 @@
+"""The contract between the engine and a model family.
+
+An experiment is a small class: ``setup`` builds data and networks, ``step`` runs one
+round of training plus evaluation and returns its metrics, ``save``/``load`` move its whole
+state (weights, optimisers, RNG) to and from a directory. The engine turns any experiment
+into a Ray Tune trainable, so checkpointing and resume are written once, there.
+
+Settings are declared as dataclass fields made with :func:`setting`, which carries the
+rule for the value (bounds or choices). The study-file validator reads those rules, so a
+bad value is rejected on the driver, before Ray starts, with the rule in the message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, ClassVar
+
+
+def setting(
+    default: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    choices: tuple | None = None,
+    help: str = "",
+) -> Any:
+    """A config field with its rule: ``low <= value <= high`` or ``value in choices``."""
+    meta = {"low": low, "high": high, "choices": choices, "help": help}
+    if isinstance(default, list | dict):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def check_setting(field: dataclasses.Field, value: Any) -> str | None:
+    """Why ``value`` breaks ``field``'s rule, or None if it is allowed."""
+    meta = field.metadata
+    default = field.default if field.default is not dataclasses.MISSING else None
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            return f"{value!r} must be true or false"
+    elif isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"{value!r} must be an integer"
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"{value!r} must be a number"
+        if not math.isfinite(value):
+            return f"{value!r} must be finite"
+    elif isinstance(default, str):
+        if not isinstance(value, str):
+            return f"{value!r} must be a string"
+    choices = meta.get("choices")
+    if choices is not None and value not in choices:
+        return f"{value!r} must be one of {', '.join(map(repr, choices))}"
+    low, high = meta.get("low"), meta.get("high")
+    if low is not None and isinstance(value, int | float) and value < low:
+        return f"{value!r} must be >= {low}"
+    if high is not None and isinstance(value, int | float) and value > high:
+        return f"{value!r} must be <= {high}"
+    return None
+
+
+def build_config(cls: type, values: dict[str, Any], *, where: str = "config") -> Any:
+    """``cls(**values)`` after checking every key and value; raises ValueError naming both."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key, value in values.items():
+        if key not in fields:
+            raise ValueError(
+                f"{where}.{key}: unknown setting; allowed: {', '.join(sorted(fields))}"
+            )
+        problem = check_setting(fields[key], value)
+        if problem:
+            raise ValueError(f"{where}.{key}: {problem}")
+    # TOML integers are fine where a float is expected; store them as floats.
+    coerced = {
+        k: float(v) if isinstance(fields[k].default, float) and isinstance(v, int) else v
+        for k, v in values.items()
+    }
+    return cls(**coerced)
+
+
+class TrialDiverged(RuntimeError):
+    """A loss or metric became NaN or infinite. The trial fails with this reason; it is not
+    retried (it would diverge again) and nothing non-finite is ever reported."""
+
+
+def require_finite(name: str, value: float) -> float:
+    if not math.isfinite(value):
+        raise TrialDiverged(f"{name} is {value}")
+    return value
+
+
+class Experiment:
+    """Base class of every model family. Subclasses set the four class attributes."""
+
+    Config: ClassVar[type]  # dataclass of training settings (``fixed`` + ``search``)
+    Data: ClassVar[type]  # dataclass of data settings (``[data]`` of a study file)
+    metrics: ClassVar[tuple[str, ...]]  # names ``step`` reports; objectives pick from these
+
+    num_steps: int  # how many times the engine calls step(); known after setup()
+
+    def setup(self, config: dict, data: dict, *, seed: int, device: str = "cpu") -> None:
+        raise NotImplementedError
+
+    def step(self) -> dict[str, float]:
+        raise NotImplementedError
+
+    def save(self, path: str) -> None:
+        raise NotImplementedError
+
+    def load(self, path: str) -> None:
+        raise NotImplementedError

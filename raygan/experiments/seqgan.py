@@ -1,0 +1,247 @@
+"""SeqGAN on a small emoticon corpus: duplication magnification, copy penalty, temperature."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from raygan.data.kaomoji import Vocab, load_corpus
+from raygan.experiments.base import Experiment, TrialDiverged, build_config, require_finite, setting
+from raygan.metrics.emoticon import EmoticonRules, emoticon_metrics
+from raygan.models.seqgan import PAD, Discriminator, Generator, rollout_rewards
+
+
+@dataclass
+class SeqGANData:
+    source: str = setting(
+        "kaomoji", help="'kaomoji' (embedded corpus) or a UTF-8 file, one emoticon a line"
+    )
+    emotion: list = setting(
+        ["laugh"], help="kaomoji corpus: emotion labels, any of which selects a face"
+    )
+    size: int = setting(
+        95, low=2, high=10_000, help="kaomoji corpus: training faces drawn (paper: 95)"
+    )
+    seed: int = setting(
+        0, low=0, help="kaomoji corpus: seed of the draw; the rest of the core tier is held out"
+    )
+    max_len: int = setting(40, low=2, high=512, help="longest allowed emoticon, in characters")
+
+
+@dataclass
+class SeqGANConfig:
+    # model (the paper: 128-d embedding + LSTM for both networks)
+    emb_dim: int = setting(128, low=1, high=4096)
+    hidden_dim: int = setting(128, low=1, high=4096)
+    # the paper's knob: real data duplicated N times, N times as many fakes for D
+    duplication: int = setting(1, low=1, high=1000)
+    mle_duplicate: bool = setting(True, help="G's MLE pre-training also sees the duplicated data")
+    # pre-training
+    mle_epochs: int = setting(30, low=0, high=100_000)
+    d_pretrain_epochs: int = setting(3, low=0, high=100_000)
+    # adversarial training
+    rounds: int = setting(10, low=0, high=100_000)
+    g_steps: int = setting(1, low=1, high=1000, help="policy-gradient updates of G per round")
+    d_steps: int = setting(1, low=1, high=1000, help="fresh fake sets D is trained on per round")
+    d_epochs: int = setting(1, low=1, high=1000, help="epochs over each fresh set")
+    rollouts: int = setting(16, low=1, high=1024, help="Monte-Carlo rollouts K per prefix")
+    batch_size: int = setting(64, low=1, high=65_536)
+    g_lr: float = setting(
+        0.01, low=1e-8, high=10.0, help="Adam learning rate of G (MLE and adversarial)"
+    )
+    d_lr: float = setting(1e-3, low=1e-8, high=10.0, help="Adam learning rate of D")
+    # beyond the paper
+    copy_penalty: float = setting(
+        0.0,
+        low=0.0,
+        high=100.0,
+        help="subtracted from the reward of a rollout that copies a training emoticon",
+    )
+    temperature: float = setting(
+        1.0, low=0.01, high=100.0, help="sampling temperature of evaluation samples"
+    )
+    # evaluation
+    eval_samples: int = setting(1000, low=1, high=1_000_000)
+
+
+class SeqGANExperiment(Experiment):
+    Config = SeqGANConfig
+    Data = SeqGANData
+    metrics = (
+        "validity",
+        "memorization",
+        "novel_validity",
+        "uniqueness",
+        "heldout_hits",
+        "mle_loss",
+        "d_loss",
+        "d_fake",
+        "mean_reward",
+    )
+
+    # ---- lifecycle -------------------------------------------------------------------
+    def setup(self, config: dict, data: dict, *, seed: int, device: str = "cpu") -> None:
+        self.cfg = build_config(SeqGANConfig, config, where="fixed")
+        self.data_cfg = build_config(SeqGANData, data, where="data")
+        self.device = torch.device(device)
+        self.seed = seed
+        d = self.data_cfg
+        corpus = load_corpus(
+            source=d.source, emotion=d.emotion, size=d.size, seed=d.seed, max_len=d.max_len
+        )
+        self.corpus = corpus
+        self.vocab = Vocab(corpus.train)
+        self.length = max(len(t) for t in corpus.train) + 1  # + EOS
+        self.train_seqs = self.vocab.encode(corpus.train, self.length).to(self.device)  # (n, L)
+        self.rules = EmoticonRules.from_training(corpus.train)
+
+        torch.manual_seed(seed)  # weight init
+        cfg = self.cfg
+        self.gen = Generator(len(self.vocab), cfg.emb_dim, cfg.hidden_dim).to(self.device)
+        self.disc = Discriminator(len(self.vocab), cfg.emb_dim, cfg.hidden_dim).to(self.device)
+        self.g_opt = torch.optim.Adam(self.gen.parameters(), lr=cfg.g_lr)
+        self.d_opt = torch.optim.Adam(self.disc.parameters(), lr=cfg.d_lr)
+        # Every random draw after init goes through this generator, so save/load can
+        # restore it and a resumed trial continues exactly where it stopped.
+        self.rng = torch.Generator(device=self.device).manual_seed(seed + 1)
+        self.steps_done = 0
+        self.num_steps = cfg.rounds + 1  # step 0 = pre-training, then one step per round
+
+    def step(self) -> dict[str, float]:
+        try:
+            return self._step()
+        except RuntimeError as e:
+            # torch refuses to sample from NaN probabilities: that is divergence too
+            if "probability tensor contains" in str(e):
+                raise TrialDiverged(
+                    f"generator output is not finite at round {self.steps_done}"
+                ) from e
+            raise
+
+    def _step(self) -> dict[str, float]:
+        if self.steps_done >= self.num_steps:
+            raise RuntimeError(f"all {self.num_steps} steps already done")
+        if self.steps_done == 0:
+            mle_loss = self._pretrain_generator()
+            d_loss, d_fake = self._train_discriminator(self.cfg.d_pretrain_epochs)
+            mean_reward = 0.0
+        else:
+            mean_reward = (
+                sum(self._policy_gradient_step() for _ in range(self.cfg.g_steps))
+                / self.cfg.g_steps
+            )
+            for _ in range(self.cfg.d_steps):
+                d_loss, d_fake = self._train_discriminator(self.cfg.d_epochs)
+            with torch.no_grad():
+                mle_loss = self.gen.mle_loss(self.train_seqs).item()
+        self.steps_done += 1
+        return {
+            "round": float(self.steps_done - 1),
+            **self.evaluate(),
+            "mle_loss": float(mle_loss),
+            "d_loss": float(d_loss),
+            "d_fake": float(d_fake),
+            "mean_reward": float(mean_reward),
+        }
+
+    def evaluate(self) -> dict[str, float]:
+        self.gen.eval()
+        seqs = self.gen.sample(
+            self.cfg.eval_samples, self.length, temperature=self.cfg.temperature, generator=self.rng
+        )
+        self.gen.train()
+        self.last_samples = self.vocab.decode(seqs)
+        return emoticon_metrics(
+            self.last_samples, self.corpus.train, self.corpus.heldout, rules=self.rules
+        )
+
+    def save(self, path: str) -> None:
+        state = {
+            "gen": self.gen.state_dict(),
+            "disc": self.disc.state_dict(),
+            "g_opt": self.g_opt.state_dict(),
+            "d_opt": self.d_opt.state_dict(),
+            "rng": self.rng.get_state(),
+            "steps_done": self.steps_done,
+        }
+        torch.save(state, Path(path) / "seqgan.pt")
+
+    def load(self, path: str) -> None:
+        state = torch.load(Path(path) / "seqgan.pt", map_location=self.device, weights_only=True)
+        self.gen.load_state_dict(state["gen"])
+        self.disc.load_state_dict(state["disc"])
+        self.g_opt.load_state_dict(state["g_opt"])
+        self.d_opt.load_state_dict(state["d_opt"])
+        self.rng.set_state(state["rng"].cpu() if self.device.type == "cpu" else state["rng"])
+        self.steps_done = state["steps_done"]
+
+    # ---- training --------------------------------------------------------------------
+    def _batches(self, n: int):
+        """Index batches over n items in a fresh random order."""
+        order = torch.randperm(n, generator=self.rng, device=self.device)
+        return order.split(self.cfg.batch_size)
+
+    def _real(self, duplicate: bool) -> torch.Tensor:
+        """The training set, repeated N times when duplication applies: (n*N, L)."""
+        return self.train_seqs.repeat(self.cfg.duplication if duplicate else 1, 1)
+
+    def _pretrain_generator(self) -> float:
+        """MLE (teacher forcing); returns the last epoch's mean loss per token."""
+        real = self._real(self.cfg.mle_duplicate)
+        with torch.no_grad():
+            last = self.gen.mle_loss(self.train_seqs).item()  # reported when mle_epochs = 0
+        for _ in range(self.cfg.mle_epochs):
+            total = 0.0
+            for idx in self._batches(len(real)):
+                loss = self.gen.mle_loss(real[idx])
+                require_finite("MLE loss", loss.item())
+                self.g_opt.zero_grad()
+                loss.backward()
+                self.g_opt.step()
+                total += loss.item() * len(idx)
+            last = total / len(real)
+        return last
+
+    def _train_discriminator(self, epochs: int) -> tuple[float, float]:
+        """D on N copies of the real data vs N times as many fresh fakes (the paper's rule)."""
+        real = self._real(True)
+        fake = self.gen.sample(len(real), self.length, generator=self.rng)
+        seqs = torch.cat([real, fake])
+        labels = torch.cat([torch.ones(len(real)), torch.zeros(len(fake))]).to(self.device)
+        loss_sum, count = 0.0, 0
+        for _ in range(epochs):
+            loss_sum, count = 0.0, 0
+            for idx in self._batches(len(seqs)):
+                loss = F.binary_cross_entropy_with_logits(self.disc(seqs[idx]), labels[idx])
+                require_finite("D loss", loss.item())
+                self.d_opt.zero_grad()
+                loss.backward()
+                self.d_opt.step()
+                loss_sum, count = loss_sum + loss.item() * len(idx), count + len(idx)
+        with torch.no_grad():
+            d_fake = torch.sigmoid(self.disc(fake[: self.cfg.batch_size])).mean().item()
+        return (loss_sum / count if count else 0.0), d_fake
+
+    def _policy_gradient_step(self) -> float:
+        seqs = self.gen.sample(self.cfg.batch_size, self.length, generator=self.rng)
+        rewards = rollout_rewards(
+            self.gen,
+            self.disc,
+            seqs,
+            num_rollouts=self.cfg.rollouts,
+            copy_penalty=self.cfg.copy_penalty,
+            train_seqs=self.train_seqs,
+            generator=self.rng,
+        )
+        mask = seqs != PAD
+        # PAD targets have log-probability -inf (G never emits PAD): zero them, not -inf * 0
+        log_probs = self.gen.log_probs(seqs).masked_fill(~mask, 0.0)
+        loss = -(log_probs * rewards).sum() / len(seqs)
+        require_finite("policy-gradient loss", loss.item())
+        self.g_opt.zero_grad()
+        loss.backward()
+        self.g_opt.step()
+        return (rewards[mask].mean()).item()

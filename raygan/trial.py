@@ -1,0 +1,66 @@
+"""One trial, without Ray: the pieces the engine's trainable and ``run_trial`` share."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from raygan.experiments import get_experiment
+from raygan.experiments.base import Experiment, TrialDiverged
+from raygan.spec import StudySpec, load_spec
+
+
+def derive_seed(study_seed: int, trial_index: int) -> int:
+    """Trial seed from the study seed and the trial's index (0, 1, ...): stable, well mixed."""
+    return int(np.random.SeedSequence([study_seed, trial_index]).generate_state(1)[0])
+
+
+def set_threads(cpus: float) -> int:
+    """Torch intra-op threads = the trial's whole CPUs (at least 1): trials sharing a node
+    must not each spawn one thread per core."""
+    import torch
+
+    threads = max(1, int(cpus))
+    torch.set_num_threads(threads)
+    return threads
+
+
+def make_experiment(spec: StudySpec, params: dict, *, seed: int, device: str = "cpu") -> Experiment:
+    experiment = get_experiment(spec.experiment)()
+    experiment.setup(spec.trial_config(params), dict(spec.data), seed=seed, device=device)
+    return experiment
+
+
+def check_finite(metrics: dict[str, float], *, step: int) -> None:
+    bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+    if bad:
+        raise TrialDiverged(
+            f"step {step}: non-finite {', '.join(f'{k}={metrics[k]}' for k in bad)}"
+        )
+
+
+def run_trial(
+    study: str,
+    params: dict | None = None,
+    *,
+    profile: str = "default",
+    seed: int = 0,
+    overrides: Sequence[str] = (),
+    device: str = "cpu",
+) -> dict[str, float]:
+    """Run one trial of ``study`` in this process and return its final metrics.
+
+    ``params`` sets searched parameters (any not given take their ``fixed`` value or the
+    experiment's default); ``seed`` is the trial's seed. Torch threads are set from the
+    study's ``resources.cpus``.
+    """
+    spec = load_spec(study, profile=profile, overrides=overrides)
+    set_threads(spec.cpus)
+    experiment = make_experiment(spec, params or {}, seed=seed, device=device)
+    metrics: dict[str, float] = {}
+    for step in range(experiment.num_steps):
+        metrics = experiment.step()
+        check_finite(metrics, step=step)
+    return metrics

@@ -1,9 +1,20 @@
-"""Registry of model families. Adding one: write a module with an Experiment subclass and
-add its name here. Entries are import paths so that listing them imports no torch."""
+"""Registry of model families.
+
+Adding one: write a module with an Experiment subclass and add its name here, or register
+it without touching raygan, from Python (``raygan.register_experiment("mine",
+"mypkg.exp:MyExperiment")``) or from the environment
+(``RAYGAN_EXPERIMENTS="mine=mypkg.exp:MyExperiment,other=..."``). A study file can only
+name a registered experiment: it never makes raygan import a module of its choosing.
+
+Entries are import paths so that listing them imports no torch. Workers receive the
+resolved path, so a family registered on the driver needs only to be importable there.
+"""
 
 from __future__ import annotations
 
 import importlib
+import os
+import re
 
 from raygan.experiments.base import Experiment
 
@@ -11,9 +22,40 @@ REGISTRY: dict[str, str] = {
     "seqgan": "raygan.experiments.seqgan:SeqGANExperiment",
 }
 
+_TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+_NAME = re.compile(r"^[A-Za-z_][\w-]*$")
 
-def get_experiment(name: str) -> type[Experiment]:
+
+def register_experiment(name: str, target: str) -> None:
+    """Make ``name`` usable as a study's ``experiment``; ``target`` is 'module:Class'."""
+    if not _NAME.match(name):
+        raise ValueError(f"experiment name {name!r} must match {_NAME.pattern}")
+    if not _TARGET.match(target):
+        raise ValueError(
+            f"experiment {name!r}: target {target!r} must look like 'package.module:Class'"
+        )
+    REGISTRY[name] = target
+
+
+for _item in filter(None, os.environ.get("RAYGAN_EXPERIMENTS", "").split(",")):
+    _name, _, _target = _item.strip().partition("=")
+    register_experiment(_name, _target)
+
+
+def experiment_path(name: str) -> str:
     if name not in REGISTRY:
         raise KeyError(f"unknown experiment {name!r}; known: {', '.join(sorted(REGISTRY))}")
-    module, _, attr = REGISTRY[name].partition(":")
-    return getattr(importlib.import_module(module), attr)
+    return REGISTRY[name]
+
+
+def load_experiment(target: str) -> type[Experiment]:
+    """The class at 'module:Class'."""
+    module, _, attr = target.partition(":")
+    cls = getattr(importlib.import_module(module), attr)
+    if not (isinstance(cls, type) and issubclass(cls, Experiment)):
+        raise TypeError(f"{target} is not an Experiment subclass")
+    return cls
+
+
+def get_experiment(name: str) -> type[Experiment]:
+    return load_experiment(experiment_path(name))

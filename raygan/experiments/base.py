@@ -99,6 +99,14 @@ class Experiment:
     metrics: ClassVar[tuple[str, ...]]  # names ``step`` reports; objectives pick from these
 
     num_steps: int  # how many times the engine calls step(); known after setup()
+    steps_done: int  # steps already taken (restored by load())
+
+    @classmethod
+    def check(cls, config: dict, data: dict) -> None:
+        """Validate settings and data on the driver before any trial starts; raise
+        ValueError (one line, naming the field or file) on bad input."""
+        build_config(cls.Config, config, where="fixed")
+        build_config(cls.Data, data, where="data")
 
     def setup(self, config: dict, data: dict, *, seed: int, device: str = "cpu") -> None:
         raise NotImplementedError

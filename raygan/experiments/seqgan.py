@@ -82,6 +82,12 @@ class SeqGANExperiment(Experiment):
         "mean_reward",
     )
 
+    @classmethod
+    def check(cls, config: dict, data: dict) -> None:
+        super().check(config, data)
+        d = build_config(SeqGANData, data, where="data")
+        load_corpus(source=d.source, emotion=d.emotion, size=d.size, seed=d.seed, max_len=d.max_len)
+
     # ---- lifecycle -------------------------------------------------------------------
     def setup(self, config: dict, data: dict, *, seed: int, device: str = "cpu") -> None:
         self.cfg = build_config(SeqGANConfig, config, where="fixed")

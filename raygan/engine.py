@@ -1,0 +1,475 @@
+"""Study spec -> Ray Tune run: OptunaSearch, resources, checkpoints, retries, resume.
+
+The engine knows no model: it asks the registry for the study's experiment class and
+drives it through ``setup`` / ``step`` / ``save`` / ``load``. What a run leaves behind:
+
+    <storage>/<name>/
+        study.toml        the study as run (profile and overrides applied)
+        run.json          study name, profile, raygan version, start time
+        optuna.journal    the Optuna study (optuna-dashboard opens it)
+        parts/            one Parquet file per finished trial, written as it finishes
+        trials.parquet    one row per trial   \
+        history.parquet   one row per round    > consolidated at the end (and after --resume)
+        pareto.parquet    the non-dominated    /
+        tune/             Ray Tune's own state: trial checkpoints, logs, TensorBoard files
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import optuna
+import ray
+from ray import tune
+from ray.tune.search.optuna import OptunaSearch
+
+import raygan
+from raygan.experiments import experiment_path, get_experiment, register_experiment
+from raygan.experiments.base import TrialDiverged
+from raygan.results import (
+    RunStore,
+    StudyTables,
+    format_summary,
+    history_schema,
+    pareto_mask,
+    trial_schema,
+)
+from raygan.spec import StudySpec, dump_toml, load_spec
+from raygan.trial import check_finite, derive_seed, make_experiment, set_threads
+
+# Keeping one checkpoint per trial (all a resume needs) makes Tune snapshot its state after
+# every round and warn about it each time; the snapshots are cheap at raygan's scale.
+os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+
+RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+TUNE_DIR = "tune"
+DIVERGED_MARKER = "diverged.txt"
+
+
+class StudyError(ValueError):
+    """Bad input found by the engine (run name, resources, resume): one line, exit 2."""
+
+
+@dataclass
+class StudyOutcome:
+    name: str
+    location: str
+    tables: StudyTables
+    summary: str
+
+    @property
+    def completed(self) -> int:
+        return sum(s == "completed" for s in self.tables.trials.column("status").to_pylist())
+
+
+# ---- the trainable: runs on a Ray worker ----------------------------------------------
+def _train(
+    config: dict, *, spec: StudySpec, experiment_path: str, cpus: float, gpus: float
+) -> None:
+    # Ray's per-checkpoint INFO lines would drown the progress table.
+    logging.getLogger("ray.train").setLevel(logging.WARNING)
+    index, seed = int(config["_index"]), int(config["_seed"])
+    params = {k: v for k, v in config.items() if not k.startswith("_")}
+    set_threads(cpus)  # Ray's OMP_NUM_THREADS is not reliable for reused workers
+    device = "cpu"
+    if gpus > 0 and ray.get_gpu_ids():
+        import torch
+
+        device = "cuda"
+        # Ray only sets CUDA_VISIBLE_DEVICES for fractions: keep to our share of memory.
+        torch.cuda.set_per_process_memory_fraction(min(1.0, gpus))
+    node = ray.util.get_node_ip_address()
+
+    # A diverged trial diverges again when retried from its checkpoint: fail at once.
+    marker = Path(tune.get_context().get_trial_dir()) / DIVERGED_MARKER
+    if marker.exists():
+        raise TrialDiverged(marker.read_text())
+
+    register_experiment(
+        spec.experiment, experiment_path
+    )  # registered on the driver, maybe not here
+    experiment = make_experiment(spec, params, seed=seed, device=device)
+    elapsed_before = 0.0
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as path:
+            experiment.load(path)
+            elapsed_before = json.loads((Path(path) / "raygan.json").read_text())["trial_time_s"]
+    start = time.perf_counter()
+    while experiment.steps_done < experiment.num_steps:
+        step = experiment.steps_done
+        try:
+            metrics = experiment.step()
+            check_finite(metrics, step=step)
+        except TrialDiverged as e:
+            marker.write_text(str(e))
+            raise
+        trial_time = elapsed_before + time.perf_counter() - start
+        with tempfile.TemporaryDirectory() as path:
+            experiment.save(path)
+            (Path(path) / "raygan.json").write_text(json.dumps({"trial_time_s": trial_time}))
+            tune.report(
+                {
+                    **metrics,
+                    "step": step,
+                    "num_steps": experiment.num_steps,
+                    "trial_time_s": trial_time,
+                    "trial_index": index,
+                    "seed": seed,
+                    "node": node,
+                },
+                checkpoint=tune.Checkpoint.from_directory(path),
+            )
+
+
+# ---- the driver -------------------------------------------------------------------------
+class RayganSearch(OptunaSearch):
+    """OptunaSearch that also hands each trial its index and seed. The Optuna trial number
+    is stable across resumes, so the trial's seed is too."""
+
+    def __init__(self, *args, study_seed: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.study_seed = study_seed
+
+    def suggest(self, trial_id: str):
+        config = super().suggest(trial_id)
+        if isinstance(config, dict):
+            number = self._ot_trials[trial_id].number
+            config = {**config, "_index": number, "_seed": derive_seed(self.study_seed, number)}
+        return config
+
+
+def make_sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
+    seed = spec.seed
+    if spec.sampler == "nsga2":
+        # Optuna's default population (50) would leave a laptop study in its random first
+        # generation; a quarter of the budget gives it a few generations to evolve.
+        population = max(4, min(50, spec.num_samples // 4))
+        return optuna.samplers.NSGAIISampler(population_size=population, seed=seed)
+    if spec.sampler == "tpe":
+        return optuna.samplers.TPESampler(seed=seed)
+    if spec.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.GridSampler({p.name: p.grid_values() for p in spec.search}, seed=seed)
+
+
+def _make_searcher(spec: StudySpec, *, journal: Path, study_name: str) -> RayganSearch:
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    space = {}
+    for p in spec.search:
+        if p.type == "categorical":
+            space[p.name] = optuna.distributions.CategoricalDistribution(list(p.choices))
+        elif p.type == "int":
+            space[p.name] = optuna.distributions.IntDistribution(
+                int(p.low), int(p.high), step=p.step or 1
+            )
+        else:
+            space[p.name] = optuna.distributions.FloatDistribution(
+                float(p.low), float(p.high), log=p.type == "logfloat"
+            )
+    metrics = [o.metric for o in spec.objectives]
+    modes = [o.mode for o in spec.objectives]
+    single = len(metrics) == 1
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return RayganSearch(
+        space,
+        metric=metrics[0] if single else metrics,
+        mode=modes[0] if single else modes,
+        sampler=make_sampler(spec),
+        study_name=study_name,
+        storage=JournalStorage(JournalFileBackend(str(journal))),
+        study_seed=spec.seed,
+    )
+
+
+class Recorder(tune.Callback):
+    """Writes each trial's rows the moment Tune hears of them, on the driver, so a crash
+    loses no finished trial and an errored trial (which has no row in Tune's result grid)
+    still gets one. Module-level and picklable: Tune saves it with the run for resume."""
+
+    def __init__(
+        self,
+        spec: StudySpec,
+        store: RunStore,
+        *,
+        run: str,
+        metric_names,
+        cpus: float,
+        gpus: float,
+        echo=print,
+    ):
+        self.spec, self.store, self.run = spec, store, run
+        self.metric_names = list(metric_names)
+        self.cpus, self.gpus, self.echo = cpus, gpus, echo
+        self.history: dict[str, list[dict]] = {}
+        self.front_points: list[list[float]] = []
+
+    @property
+    def objectives(self) -> list[str]:
+        return [o.metric for o in self.spec.objectives]
+
+    def _base_row(self, trial) -> dict:
+        config = trial.config
+        return {
+            "study": self.spec.name,
+            "run": self.run,
+            "trial_id": trial.trial_id,
+            "trial_index": int(config.get("_index", -1)),
+            "seed": int(config.get("_seed", -1)),
+            **{f"param_{p.name}": config.get(p.name) for p in self.spec.search},
+            "cpus": self.cpus,
+            "gpus": self.gpus,
+            "retries": int(trial.num_failures),
+            "raygan_version": raygan.__version__,
+            "finished_at": datetime.now(UTC),
+        }
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        schema = history_schema(self.spec, self.metric_names)
+        rows = self.history.get(trial.trial_id)
+        if rows is None:  # first result this driver sees: keep what an earlier one wrote
+            rows = self.store.read_part("history", trial.trial_id, schema)
+        rows = [r for r in rows if r["step"] != result["step"]]  # a retried step replaces
+        rows.append(
+            {
+                "study": self.spec.name,
+                "run": self.run,
+                "trial_id": trial.trial_id,
+                "trial_index": result["trial_index"],
+                "step": result["step"],
+                **{m: result.get(m) for m in self.metric_names},
+                "time_s": result["trial_time_s"],
+                "node": result["node"],
+            }
+        )
+        self.history[trial.trial_id] = rows
+        self.store.write_part("history", trial.trial_id, rows, schema)
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        last = trial.last_result or {}
+        row = self._base_row(trial)
+        done = last.get("step", -1) + 1
+        total = last.get("num_steps", 0)
+        row.update(
+            status="completed" if total and done == total else "stopped",
+            steps=done,
+            num_steps=total,
+            wall_time_s=last.get("trial_time_s"),
+            node=last.get("node"),
+            **{m: last.get(m) for m in self.metric_names},
+        )
+        self._write(row)
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        last = trial.last_result or {}
+        row = self._base_row(trial)
+        row.update(
+            status="failed",
+            error=_error_line(trial),
+            steps=last.get("step", -1) + 1,
+            num_steps=last.get("num_steps"),
+            wall_time_s=last.get("trial_time_s"),
+            node=last.get("node"),
+        )
+        self._write(row)
+
+    def _write(self, row: dict) -> None:
+        self.store.write_part(
+            "trial", row["trial_id"], [row], trial_schema(self.spec, self.metric_names)
+        )
+        objectives = self.objectives
+        if row["status"] == "completed":
+            self.front_points.append([row[m] for m in objectives])
+        points = np.asarray(self.front_points, dtype=float).reshape(-1, len(objectives))
+        front = int(pareto_mask(points, [o.mode for o in self.spec.objectives]).sum())
+        if row["status"] == "failed":
+            what = f"failed: {row['error']}"
+        else:
+            what = row["status"] + ": " + ", ".join(f"{m}={row[m]:.3f}" for m in objectives)
+        self.echo(f"[raygan] trial {row['trial_index']} {what}; Pareto front: {front} trials")
+
+
+def _error_line(trial) -> str:
+    """The exception's own line ('TrialDiverged: step 3: non-finite ...'), not Ray's wrapper."""
+    text = ""
+    if trial.error_file and Path(trial.error_file).exists():
+        text = Path(trial.error_file).read_text(errors="replace")
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if re.match(r"^[\w.]+(Error|Exception|Diverged|Interrupt)\b.*:", line) or line.startswith(
+            ("raygan.", "RuntimeError", "ValueError")
+        ):
+            return line.split(".")[-1] if line.startswith("raygan.") and ": " not in line else line
+    return lines[-1] if lines else "unknown error"
+
+
+def _cluster_limits() -> tuple[float, float, float]:
+    """(total GPUs, most CPUs on one node, most GPUs on one node) of the alive nodes."""
+    cpu = gpu = total_gpu = 0.0
+    for node in ray.nodes():
+        if not node.get("Alive"):
+            continue
+        res = node.get("Resources", {})
+        cpu = max(cpu, res.get("CPU", 0.0))
+        gpu = max(gpu, res.get("GPU", 0.0))
+        total_gpu += res.get("GPU", 0.0)
+    return total_gpu, cpu, gpu
+
+
+def _resources(spec: StudySpec, *, cpus_per_trial: float | None, gpus_per_trial: float | None):
+    total_gpu, node_cpu, node_gpu = _cluster_limits()
+    cpus = spec.cpus if cpus_per_trial is None else cpus_per_trial
+    if not (cpus > 0 and math.isfinite(cpus)):
+        raise StudyError(f"--cpus-per-trial: {cpus} must be a number > 0")
+    if cpus > node_cpu:
+        raise StudyError(
+            f"--cpus-per-trial / resources.cpus: {cpus:g} CPUs per trial, but the largest node has {node_cpu:g}"
+        )
+    if gpus_per_trial is not None:  # asked for explicitly: GPUs must exist
+        if not (0 <= gpus_per_trial <= 1):
+            raise StudyError(
+                f"--gpus-per-trial: {gpus_per_trial} must be between 0 and 1 (a fraction of one GPU)"
+            )
+        if gpus_per_trial > node_gpu:
+            raise StudyError(
+                f"--gpus-per-trial: {gpus_per_trial:g} GPU per trial, but the largest node has {node_gpu:g} GPUs"
+            )
+        gpus = gpus_per_trial
+    else:  # the study's fraction applies where the cluster has GPUs
+        gpus = spec.gpus if total_gpu > 0 and spec.gpus <= node_gpu else 0.0
+    return float(cpus), float(gpus)
+
+
+def default_run_name(spec: StudySpec) -> str:
+    return f"{spec.name}-{spec.profile}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def run_study(
+    spec: StudySpec,
+    *,
+    storage: str = "raygan_runs",
+    name: str | None = None,
+    address: str | None = None,
+    resume: bool = False,
+    cpus_per_trial: float | None = None,
+    gpus_per_trial: float | None = None,
+    verbose: int = 1,
+    echo=print,
+) -> StudyOutcome:
+    """Run (or with ``resume=True`` continue) a study; returns its consolidated tables.
+
+    Connects to Ray at ``address`` (``"auto"``, ``"ray://host:10001"``) or starts a local
+    Ray if none is running. Raises StudyError on bad input before anything is written.
+    """
+    name = name or default_run_name(spec)
+    if not RUN_NAME.match(name):
+        raise StudyError(f"--name: {name!r} must match {RUN_NAME.pattern} (letters, digits, _ . -)")
+    store = RunStore(storage, name)
+    if store.local_path is None:
+        raise StudyError(f"--storage: {storage!r}: only local paths are supported for now")
+    if resume:
+        saved = store.read_text("study.toml")
+        meta = store.read_text("run.json")
+        if saved is None or meta is None:
+            raise StudyError(f"--resume: no run to resume at {store.location}")
+        spec = _saved_spec(store, json.loads(meta))
+    elif store.exists():
+        raise StudyError(
+            f"--name: run {store.location} already exists; add --resume to continue it, "
+            "or choose another --name"
+        )
+    get_experiment(spec.experiment).check(spec.trial_config({}), dict(spec.data))
+
+    started_ray = False
+    if not ray.is_initialized():
+        try:
+            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=True)
+        except (ConnectionError, ValueError, RuntimeError) as e:
+            raise StudyError(f"--address: cannot reach a Ray cluster at {address!r}: {e}") from None
+        started_ray = True
+    try:
+        cpus, gpus = _resources(spec, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial)
+        metric_names = list(get_experiment(spec.experiment).metrics)
+        store.makedirs()
+        if not resume:
+            store.write_text("study.toml", dump_toml(spec.document))
+            meta = {
+                "study": spec.name,
+                "profile": spec.profile,
+                "run": name,
+                "raygan_version": raygan.__version__,
+                "created": datetime.now(UTC).isoformat(),
+            }
+            store.write_text("run.json", json.dumps(meta, indent=2) + "\n")
+        trainable = tune.with_resources(
+            tune.with_parameters(
+                _train,
+                spec=spec,
+                experiment_path=experiment_path(spec.experiment),
+                cpus=cpus,
+                gpus=gpus,
+            ),
+            {"cpu": cpus, "gpu": gpus},
+        )
+        # Trials show as '<study>_<id>' in Tune's table and logs, not '_train_<id>'.
+        tune.register_trainable(spec.name, trainable)
+        callback = Recorder(
+            spec, store, run=name, metric_names=metric_names, cpus=cpus, gpus=gpus, echo=echo
+        )
+        tune_path = store.local_path / TUNE_DIR
+        start = time.perf_counter()
+        if resume and tune.Tuner.can_restore(str(tune_path)):
+            # The saved run config comes back with its own Recorder (pickled with the run).
+            tuner = tune.Tuner.restore(
+                str(tune_path), trainable=spec.name, resume_unfinished=True, resume_errored=False
+            )
+        else:
+            searcher = _make_searcher(
+                spec, journal=store.local_path / "optuna.journal", study_name=name
+            )
+            tuner = tune.Tuner(
+                spec.name,
+                tune_config=tune.TuneConfig(
+                    search_alg=searcher,
+                    num_samples=spec.num_samples,
+                    max_concurrent_trials=spec.max_concurrent,
+                    time_budget_s=spec.time_budget_s or None,
+                    reuse_actors=True,
+                ),
+                run_config=tune.RunConfig(
+                    name=TUNE_DIR,
+                    storage_path=str(store.local_path),
+                    failure_config=tune.FailureConfig(max_failures=spec.max_failures),
+                    checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                    callbacks=[callback],
+                    verbose=verbose,
+                ),
+            )
+        tuner.fit()
+        wall = time.perf_counter() - start
+        tables = store.consolidate(spec, metric_names, run=name)
+        summary = format_summary(tables, spec, location=store.location, wall_s=wall)
+        return StudyOutcome(name=name, location=store.location, tables=tables, summary=summary)
+    finally:
+        if started_ray:
+            ray.shutdown()
+
+
+def _saved_spec(store: RunStore, meta: dict) -> StudySpec:
+    """The spec a run was started with, from its own study.toml (profile already applied)."""
+    from dataclasses import replace
+
+    spec = load_spec(store.local_path / "study.toml")
+    return replace(spec, name=meta["study"], profile=meta["profile"])

@@ -1,0 +1,424 @@
+"""Parquet results of a study run: one part file per trial while it runs, three tables at the end.
+
+A run directory, on any pyarrow filesystem (a local path, file:///x, s3://bucket/prefix)::
+
+    <storage>/<name>/parts/trial-<trial_id>.parquet     one row: the trial as it ended
+    <storage>/<name>/parts/history-<trial_id>.parquet   one row per step, rewritten each round
+    <storage>/<name>/trials.parquet                     consolidated: one row per trial
+    <storage>/<name>/history.parquet                    every step of every trial
+    <storage>/<name>/pareto.parquet                     the completed trials on the Pareto front
+
+Parquet traps this module is built around: a file is unreadable until its writer closes it,
+so every file is written under a temporary name and moved into place; and parts whose schemas
+differ cannot be read as one data set, so the schema is fixed by the spec (metrics always
+float64, every column nullable) and each part is read on its own and conformed to it.
+Plain Parquet only (no extension types): pandas, pyarrow and DuckDB all read it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import numbers
+import re
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+if TYPE_CHECKING:  # only for annotations: results must stay importable without experiments
+    from raygan.spec import Param, StudySpec
+
+TRIAL_STATUSES = ("completed", "stopped", "failed")  # stopped: ended early, never on the front
+PART_KINDS = ("trial", "history")
+RESULT_FILES = ("trials.parquet", "history.parquet", "pareto.parquet")
+# Every part row must say which trial it belongs to; everything else may be unknown (a trial
+# that errors before it starts still gets a row, recorded from the engine's callback).
+IDENTITY = [
+    ("study", pa.string()),
+    ("run", pa.string()),
+    ("trial_id", pa.string()),
+    ("trial_index", pa.int64()),
+]
+REQUIRED = tuple(name for name, _ in IDENTITY)
+# trial ids and run names become file and directory names
+NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+PARETO_CHUNK = 2**22  # cells of each comparison matrix in pareto_mask: bounds its memory
+
+# -----------------------------------------------------------------------------
+# schemas
+
+
+def _param_type(p: Param) -> pa.DataType:
+    if p.type == "int":
+        return pa.int64()
+    if p.type in ("float", "logfloat"):
+        return pa.float64()
+    choices = p.choices
+    if all(isinstance(c, bool) for c in choices):
+        return pa.bool_()
+    if all(isinstance(c, int) and not isinstance(c, bool) for c in choices):
+        return pa.int64()
+    if all(isinstance(c, int | float) and not isinstance(c, bool) for c in choices):
+        return pa.float64()
+    return pa.string()  # mixed choices: stored as str(value)
+
+
+def _schema(head: list, metric_names: Sequence[str], tail: list) -> pa.Schema:
+    fields = head + [(m, pa.float64()) for m in metric_names] + tail
+    names = [name for name, _ in fields]
+    # pa.schema accepts duplicate names, and then nothing can select the column
+    clashes = sorted({n for n in names if names.count(n) > 1})
+    if clashes:
+        raise ValueError(f"result columns {clashes} appear twice (a metric named like a column?)")
+    return pa.schema(fields)
+
+
+def trial_schema(spec: StudySpec, metric_names: Sequence[str]) -> pa.Schema:
+    """One row per trial: identity, params, metrics (null when failed), run facts, pareto."""
+    head = [*IDENTITY, ("status", pa.string()), ("error", pa.string()), ("seed", pa.int64())]
+    head += [(f"param_{p.name}", _param_type(p)) for p in spec.search]
+    tail = [
+        ("steps", pa.int64()),
+        ("num_steps", pa.int64()),
+        ("wall_time_s", pa.float64()),
+        ("cpus", pa.float64()),
+        ("gpus", pa.float64()),
+        ("node", pa.string()),
+        ("retries", pa.int64()),
+        ("raygan_version", pa.string()),
+        ("finished_at", pa.timestamp("us", tz="UTC")),
+        ("pareto", pa.bool_()),
+    ]
+    return _schema(head, metric_names, tail)
+
+
+def history_schema(spec: StudySpec, metric_names: Sequence[str]) -> pa.Schema:
+    """One row per step of a trial; time_s is seconds since the trial started."""
+    tail = [("time_s", pa.float64()), ("node", pa.string())]
+    return _schema([*IDENTITY, ("step", pa.int64())], metric_names, tail)
+
+
+# -----------------------------------------------------------------------------
+# Pareto front
+
+
+def pareto_mask(values: np.ndarray, modes: Sequence[str]) -> np.ndarray:
+    """True for rows no other row dominates (at least as good everywhere, better somewhere).
+
+    A row with a NaN is never on the front and dominates nothing; exact ties both stay.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 2 or values.shape[1] != len(modes):
+        raise ValueError(f"values of shape {values.shape} need 2 dims and {len(modes)} columns")
+    bad = [m for m in modes if m not in ("max", "min")]
+    if bad:
+        raise ValueError(f"modes {bad} must be 'max' or 'min'")
+    # orient every objective so that larger is better
+    signs = np.array([1.0 if m == "max" else -1.0 for m in modes])
+    valid = ~np.isnan(values).any(axis=1)
+    v = values[valid] * signs
+    n, k = v.shape
+    dominated = np.zeros(n, dtype=bool)
+    # Block of rows against every row, one objective at a time: two (chunk, n) boolean
+    # matrices instead of a (chunk, n, k) one, and over 10x faster at n = 10k.
+    chunk = max(1, PARETO_CHUNK // max(1, n))
+    for start in range(0, n, chunk):
+        rows = v[start : start + chunk]
+        ge = np.ones((len(rows), n), dtype=bool)  # other row >= this one in every objective
+        gt = np.zeros((len(rows), n), dtype=bool)  # other row > this one in some objective
+        for j in range(k):
+            other, this = v[None, :, j], rows[:, j, None]
+            ge &= other >= this
+            gt |= other > this
+        dominated[start : start + chunk] = (ge & gt).any(axis=1)
+    mask = np.zeros(len(values), dtype=bool)
+    mask[valid] = ~dominated
+    return mask
+
+
+# -----------------------------------------------------------------------------
+# the run directory
+
+
+@dataclass
+class StudyTables:
+    trials: pa.Table
+    history: pa.Table
+    pareto: pa.Table
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Columns of `schema` in its order, by name: missing ones null, extra ones dropped.
+
+    By name rather than table.cast(schema), which needs identical names in identical order:
+    a part written before a metric was added must still be readable.
+    """
+    if table.schema.equals(schema):  # the usual case, and 10x cheaper than rebuilding
+        return table
+    present = set(table.column_names)
+    columns = [
+        table[f.name].cast(f.type) if f.name in present else pa.nulls(len(table), f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _prepare_rows(rows: list[dict], schema: pa.Schema, trial_id: str) -> list[dict]:
+    """Check rows against the schema and coerce what pyarrow would refuse or drop silently."""
+    names = set(schema.names)
+    floats = {f.name for f in schema if f.type == pa.float64()}
+    strings = {f.name for f in schema if f.type == pa.string()}
+    out = []
+    for i, row in enumerate(rows):
+        # from_pylist ignores unknown keys: a typo would lose a value without a word
+        unknown = sorted(set(row) - names)
+        if unknown:
+            raise ValueError(f"row {i} of trial {trial_id}: unknown columns {unknown}")
+        missing = [k for k in REQUIRED if k in names and row.get(k) is None]
+        if missing:
+            raise ValueError(f"row {i} of trial {trial_id}: no value for {missing}")
+        if row.get("trial_id") != trial_id:
+            raise ValueError(f"row {i} has trial_id {row.get('trial_id')!r}, part is {trial_id!r}")
+        if "status" in names and row.get("status") not in TRIAL_STATUSES:
+            raise ValueError(f"row {i}: status {row.get('status')!r} not in {TRIAL_STATUSES}")
+        row = dict(row)
+        for key, value in row.items():
+            if value is None:
+                continue
+            if key in floats and isinstance(value, numbers.Real) and not isinstance(value, float):
+                row[key] = float(value)  # 1 from a step() or a numpy int
+            elif key in strings and not isinstance(value, str):
+                row[key] = str(value)  # a categorical param whose choices mix types
+        out.append(row)
+    return out
+
+
+class RunStore:
+    """A run directory <storage>/<name>/ on any pyarrow filesystem (local path or URI)."""
+
+    def __init__(self, storage: str, name: str):
+        if not NAME_RE.match(name):
+            raise ValueError(f"run name {name!r} must match {NAME_RE.pattern}")
+        storage = str(storage)
+        if "://" in storage:
+            self.fs, base = pafs.FileSystem.from_uri(storage)
+            self.location = f"{storage.rstrip('/')}/{name}"
+        else:
+            self.fs = pafs.LocalFileSystem()
+            base = str(Path(storage).expanduser().absolute())
+            self.location = f"{base.rstrip('/')}/{name}"
+        self.root = f"{base.rstrip('/')}/{name}"
+        local = isinstance(self.fs, pafs.LocalFileSystem)
+        self.local_path: Path | None = Path(self.root) if local else None
+
+    def __repr__(self) -> str:
+        return f"RunStore({self.location!r})"
+
+    def _path(self, relpath: str) -> str:
+        parts = relpath.split("/")
+        if not relpath or relpath.startswith("/") or ".." in parts or "" in parts:
+            raise ValueError(f"{relpath!r} must be a relative path inside the run directory")
+        return f"{self.root}/{relpath}"
+
+    def _atomic(self, path: str, write: Callable[[str], None]) -> None:
+        """write(tmp) then move tmp onto path: readers see the old file or the new, whole.
+
+        A local move is a rename (atomic); on object stores a move is copy + delete, but an
+        object appears only once fully uploaded, so readers still never see half a file.
+        """
+        parent, _, base = path.rpartition("/")
+        self.fs.create_dir(parent, recursive=True)
+        tmp = f"{parent}/.{base}.{uuid.uuid4().hex}.tmp"  # leading dot: never a part name
+        try:
+            write(tmp)
+            self.fs.move(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):  # the original error matters, not this one
+                self.fs.delete_file(tmp)
+            raise
+
+    def _is_file(self, path: str) -> bool:
+        return self.fs.get_file_info(path).type == pafs.FileType.File
+
+    def exists(self) -> bool:
+        selector = pafs.FileSelector(self.root, allow_not_found=True)
+        try:
+            return len(self.fs.get_file_info(selector)) > 0
+        except NotADirectoryError:  # a file where the run directory should be
+            return True
+
+    def makedirs(self) -> None:
+        self.fs.create_dir(f"{self.root}/parts", recursive=True)
+
+    def write_text(self, relpath: str, text: str) -> None:
+        def write(tmp: str) -> None:
+            with self.fs.open_output_stream(tmp) as f:
+                f.write(text.encode("utf-8"))
+
+        self._atomic(self._path(relpath), write)
+
+    def read_text(self, relpath: str) -> str | None:
+        path = self._path(relpath)
+        if not self._is_file(path):
+            return None
+        with self.fs.open_input_stream(path) as f:
+            return f.read().decode("utf-8")
+
+    def _part_path(self, kind: str, trial_id: str) -> str:
+        if kind not in PART_KINDS:
+            raise ValueError(f"part kind {kind!r} must be one of {PART_KINDS}")
+        if not NAME_RE.match(str(trial_id)):
+            raise ValueError(f"trial_id {trial_id!r} must match {NAME_RE.pattern}")
+        return f"{self.root}/parts/{kind}-{trial_id}.parquet"
+
+    def _write_table(self, path: str, table: pa.Table) -> None:
+        self._atomic(path, lambda tmp: pq.write_table(table, tmp, filesystem=self.fs))
+
+    def _read_table(self, path: str, schema: pa.Schema) -> pa.Table:
+        # ParquetFile on one open file, not pq.read_table(path): no data set discovery; and
+        # no pre-buffering or threads, which only cost time on files of a few rows
+        with self.fs.open_input_file(path) as f:
+            return _conform(pq.ParquetFile(f, pre_buffer=False).read(use_threads=False), schema)
+
+    def write_part(self, kind: str, trial_id: str, rows: list[dict], schema: pa.Schema) -> None:
+        path = self._part_path(kind, trial_id)
+        table = pa.Table.from_pylist(_prepare_rows(rows, schema, trial_id), schema=schema)
+        self._write_table(path, table)
+
+    def read_part(self, kind: str, trial_id: str, schema: pa.Schema) -> list[dict]:
+        path = self._part_path(kind, trial_id)
+        if not self._is_file(path):
+            return []
+        return self._read_table(path, schema).to_pylist()
+
+    def read_parts(self, kind: str, schema: pa.Schema) -> pa.Table:
+        if kind not in PART_KINDS:
+            raise ValueError(f"part kind {kind!r} must be one of {PART_KINDS}")
+        selector = pafs.FileSelector(f"{self.root}/parts", allow_not_found=True)
+        paths = sorted(
+            info.path
+            for info in self.fs.get_file_info(selector)
+            if info.type == pafs.FileType.File
+            and info.base_name.startswith(f"{kind}-")
+            and info.base_name.endswith(".parquet")
+        )
+        tables = [self._read_table(p, schema) for p in paths]
+        return pa.concat_tables(tables) if tables else schema.empty_table()
+
+    def consolidate(self, spec: StudySpec, metric_names: Sequence[str], *, run: str) -> StudyTables:
+        """Parts of run `run` -> trials, history and pareto tables, written and returned.
+
+        Rows of another run that wrote into this directory stay in parts/ but are left out.
+        """
+        missing = [o.metric for o in spec.objectives if o.metric not in metric_names]
+        if missing:
+            raise ValueError(f"objectives {missing} are not among the metrics {list(metric_names)}")
+        trials = self.read_parts("trial", trial_schema(spec, metric_names))
+        trials = trials.filter(pc.equal(trials["run"], run))
+        # The same trial twice (a part copied in, a retry under a new file): keep the last one
+        # to finish; a row without finished_at counts as the oldest, the later file wins a tie.
+        latest: dict[str, tuple] = {}
+        for i, (tid, at) in enumerate(
+            zip(trials["trial_id"].to_pylist(), trials["finished_at"].to_pylist(), strict=True)
+        ):
+            key = (at is not None, at, i)
+            if tid not in latest or key[:2] >= latest[tid][:2]:
+                latest[tid] = key
+        keep = sorted(key[2] for key in latest.values())
+        trials = trials.take(pa.array(keep, type=pa.int64()))  # typed: [] alone is null-typed
+        trials = trials.sort_by([("trial_index", "ascending"), ("trial_id", "ascending")])
+
+        completed = pc.equal(trials["status"], "completed").to_numpy(zero_copy_only=False)
+        values = np.column_stack(
+            [trials[o.metric].to_numpy(zero_copy_only=False) for o in spec.objectives]
+        ).astype(np.float64)  # nulls become NaN: never on the front
+        front = np.zeros(len(trials), dtype=bool)
+        front[completed] = pareto_mask(values[completed], [o.mode for o in spec.objectives])
+        index = trials.schema.get_field_index("pareto")
+        trials = trials.set_column(index, "pareto", pa.array(front, type=pa.bool_()))
+
+        history = self.read_parts("history", history_schema(spec, metric_names))
+        history = history.filter(pc.equal(history["run"], run))
+        history = history.sort_by([("trial_index", "ascending"), ("step", "ascending")])
+        tables = StudyTables(trials=trials, history=history, pareto=trials.filter(pa.array(front)))
+        for name, table in zip(RESULT_FILES, (trials, history, tables.pareto), strict=True):
+            self._write_table(self._path(name), table)
+        return tables
+
+
+# -----------------------------------------------------------------------------
+# summary for people
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    s = int(round(seconds))
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def format_summary(
+    tables: StudyTables, spec: StudySpec, *, location: str, wall_s: float | None = None
+) -> str:
+    """A few lines a person reads at the end of a study: counts, the front, failures, files."""
+    rows = tables.trials.to_pylist()
+    counts = {s: sum(r["status"] == s for r in rows) for s in TRIAL_STATUSES}
+    head = f"{spec.name} (profile {spec.profile}): {_plural(len(rows), 'trial')}: "
+    head += ", ".join(f"{counts[s]} {s}" for s in ("completed", "failed", "stopped"))
+    if wall_s is not None:
+        head += f" in {_duration(wall_s)}"
+    lines = [head]
+
+    objectives = ", ".join(f"{o.metric} {o.mode}" for o in spec.objectives)
+    front = tables.pareto.to_pylist()
+    lines.append(f"Pareto front ({_plural(len(front), 'trial')}): {objectives}")
+    if front:
+        first = spec.objectives[0]
+        sign = -1.0 if first.mode == "max" else 1.0
+        front.sort(key=lambda r: (sign * r[first.metric], r["trial_index"]))
+        header = ["trial"] + [o.metric for o in spec.objectives] + [p.name for p in spec.search]
+        table = [header]
+        for r in front:
+            cells = [str(r["trial_index"])]
+            cells += [f"{r[o.metric]:.3f}" for o in spec.objectives]
+            cells += [_cell(r[f"param_{p.name}"]) for p in spec.search]
+            table.append(cells)
+        widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+        for row in table:
+            lines.append("  " + "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
+
+    failed = sorted((r for r in rows if r["status"] == "failed"), key=lambda r: r["trial_index"])
+    for r in failed[:5]:
+        error = (r["error"] or "").strip().splitlines()
+        reason = error[0] if error else "(no error message)"
+        if len(reason) > 100:
+            reason = reason[:97] + "..."
+        lines.append(f"failed: trial {r['trial_index']}: {reason}")
+    if len(failed) > 5:
+        lines.append(f"... {len(failed) - 5} more")
+
+    lines.append(f"results: {location.rstrip('/')}/{', '.join(RESULT_FILES)}")
+    return "\n".join(lines)

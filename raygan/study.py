@@ -1,0 +1,185 @@
+"""Run a study: ``python -m raygan.study NAME|PATH [options]`` or ``--list``.
+
+Exit status: 0 when the study ran (failed trials are reported, not fatal), 2 on bad input
+(one line on stderr, nothing written), 1 when the study itself failed (no trial
+completed, or Ray broke).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m raygan.study",
+        description="Run a raygan study: Optuna (through Ray Tune) searches a generator's "
+        "settings against validity and memorization objectives; every trial lands in Parquet.",
+        epilog="Examples:\n"
+        "  python -m raygan.study seqgan_tradeoff\n"
+        "  python -m raygan.study seqgan_tradeoff --profile smoke --name try1\n"
+        "  python -m raygan.study seqgan_tradeoff --name try1 --resume\n"
+        "  python -m raygan.study studies/my_study.toml --set fixed.mle_epochs=5 --set sampler=tpe\n"
+        "  python -m raygan.study seqgan_tradeoff --address auto --gpus-per-trial 0.25",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "study", nargs="?", help="a study name from studies/ (see --list) or a path to a .toml file"
+    )
+    p.add_argument("--list", action="store_true", help="list the available studies and exit")
+    p.add_argument(
+        "--profile",
+        default="default",
+        help="profile of the study file: smoke, default, paper, ... (default: default)",
+    )
+    p.add_argument(
+        "--num-samples",
+        type=int,
+        metavar="N",
+        help="number of trials (overrides budget.num_samples)",
+    )
+    p.add_argument(
+        "--max-concurrent",
+        type=int,
+        metavar="N",
+        help="trials running at once (overrides budget.max_concurrent)",
+    )
+    p.add_argument(
+        "--cpus-per-trial",
+        type=float,
+        metavar="C",
+        help="CPUs per trial; also its torch threads (overrides resources.cpus)",
+    )
+    p.add_argument(
+        "--gpus-per-trial",
+        type=float,
+        metavar="G",
+        help="fraction of one GPU per trial, e.g. 0.25; fails if the cluster has no such GPU "
+        "(default: resources.gpus where the cluster has GPUs, else CPU only)",
+    )
+    p.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="join a running Ray cluster: 'auto' or 'ray://host:10001' (default: start a local Ray)",
+    )
+    p.add_argument(
+        "--storage",
+        default="raygan_runs",
+        metavar="DIR",
+        help="where run directories go (default: ./raygan_runs)",
+    )
+    p.add_argument(
+        "--name",
+        metavar="RUN",
+        help="run name: the run directory is STORAGE/RUN (default: STUDY-PROFILE-DATE-TIME)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run named by --name (or the newest run of this study)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        metavar="S",
+        help="study seed; every trial's seed derives from it (overrides seed)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any field of the study file, in TOML syntax; repeatable "
+        "(e.g. --set fixed.mle_epochs=5 --set search.duplication.high=10)",
+    )
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no Tune progress table (raygan's per-trial lines stay)",
+    )
+    return p
+
+
+def _overrides(args: argparse.Namespace) -> list[str]:
+    flags = [
+        ("budget.num_samples", args.num_samples),
+        ("budget.max_concurrent", args.max_concurrent),
+        ("resources.cpus", args.cpus_per_trial),
+        ("seed", args.seed),
+    ]
+    return [f"{key}={value}" for key, value in flags if value is not None] + list(args.set)
+
+
+def _newest_run(storage: str, study: str) -> str | None:
+    from pathlib import Path
+
+    root = Path(storage)
+    runs = (
+        sorted(root.glob(f"{study}-*/run.json"), key=lambda p: p.stat().st_mtime)
+        if root.is_dir()
+        else []
+    )
+    return runs[-1].parent.name if runs else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+
+    from raygan.spec import SpecError, list_studies, load_spec
+
+    if args.list:
+        for name, description in list_studies():
+            print(f"{name:24s} {description}")
+        return EXIT_OK
+    if not args.study:
+        parser.print_usage(sys.stderr)
+        print(
+            "python -m raygan.study: error: give a study name or path (see --list)", file=sys.stderr
+        )
+        return EXIT_BAD_INPUT
+
+    def bad(message: str) -> int:
+        print(f"raygan.study: error: {message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    try:
+        spec = load_spec(args.study, profile=args.profile, overrides=_overrides(args))
+    except SpecError as e:
+        return bad(str(e))
+
+    from raygan.engine import StudyError, run_study
+
+    name = args.name
+    if args.resume and name is None:
+        name = _newest_run(args.storage, spec.name)
+        if name is None:
+            return bad(f"--resume: no run of {spec.name!r} under {args.storage}; give --name")
+    start = time.perf_counter()
+    try:
+        outcome = run_study(
+            spec,
+            storage=args.storage,
+            name=name,
+            address=args.address,
+            resume=args.resume,
+            cpus_per_trial=args.cpus_per_trial,
+            gpus_per_trial=args.gpus_per_trial,
+            verbose=0 if args.quiet else 1,
+        )
+    except (StudyError, SpecError) as e:
+        return bad(str(e))
+    except ValueError as e:  # bad data (unreadable file, out-of-range data setting)
+        return bad(str(e))
+    print()
+    print(outcome.summary)
+    print(f"total wall time {time.perf_counter() - start:.0f} s")
+    return EXIT_OK if outcome.completed else EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""One local Ray instance for the whole test session (starting Ray costs seconds)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+SUPPORT = Path(__file__).parent / "support"
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    import ray
+
+    from raygan import register_experiment
+
+    sys.path.insert(0, str(SUPPORT))  # the driver imports it to validate the study
+    register_experiment("faulty", "faulty_experiment:FaultyExperiment")
+    pythonpath = os.pathsep.join([str(SUPPORT), os.environ.get("PYTHONPATH", "")]).strip(os.pathsep)
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        logging_level="WARNING",
+        runtime_env={"env_vars": {"PYTHONPATH": pythonpath}},
+    )
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def faulty_study(tmp_path_factory):
+    """Write a study file for the faulty experiment; returns a function of overrides."""
+    root = tmp_path_factory.mktemp("studies")
+    path = root / "faulty_study.toml"
+    path.write_text(
+        """
+description = "engine test study"
+experiment = "faulty"
+seed = 7
+sampler = "random"
+
+[fixed]
+steps = 2
+
+[search.x]
+type = "float"
+low = 0.0
+high = 1.0
+
+[search.y]
+type = "float"
+low = 0.0
+high = 1.0
+
+[objectives]
+score = "max"
+cost = "min"
+
+[budget]
+num_samples = 6
+max_concurrent = 2
+max_failures = 0
+
+[resources]
+cpus = 1
+gpus = 0.25
+""",
+        encoding="utf-8",
+    )
+    return path

@@ -1,0 +1,61 @@
+"""A tiny experiment with a known Pareto front and faults on demand, for engine tests.
+
+score = x and cost = x**2 + y: the front is every trial with the lowest y for its x. It
+trains nothing (the SeqGAN tests train for real); it exists to make a trial raise, report
+NaN or stall at a chosen step, which no real model does on cue.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from raygan.experiments.base import Experiment, build_config, setting
+
+
+@dataclass
+class FaultyConfig:
+    x: float = setting(0.5, low=0.0, high=1.0)
+    y: float = setting(0.0, low=0.0, high=1.0)
+    steps: int = setting(2, low=1, high=1000)
+    sleep_s: float = setting(0.0, low=0.0, high=60.0)
+    fail_at: int = setting(-1, low=-1, high=1000, help="step that fails (-1: none)")
+    fail_when_x_above: float = setting(
+        2.0, low=0.0, high=2.0, help="only trials with x above this fail"
+    )
+    fail_mode: str = setting("raise", choices=("raise", "nan"))
+
+
+@dataclass
+class FaultyData:
+    size: int = setting(1, low=1, high=10)
+
+
+class FaultyExperiment(Experiment):
+    Config = FaultyConfig
+    Data = FaultyData
+    metrics = ("score", "cost")
+
+    def setup(self, config, data, *, seed, device="cpu"):
+        self.cfg = build_config(FaultyConfig, config, where="fixed")
+        self.seed = seed
+        self.steps_done = 0
+        self.num_steps = self.cfg.steps
+
+    def step(self):
+        cfg = self.cfg
+        time.sleep(cfg.sleep_s)
+        failing = self.steps_done == cfg.fail_at and cfg.x > cfg.fail_when_x_above
+        if failing and cfg.fail_mode == "raise":
+            raise RuntimeError(f"injected failure at step {self.steps_done}")
+        self.steps_done += 1
+        score = float("nan") if failing else cfg.x
+        return {"score": score, "cost": cfg.x**2 + cfg.y}
+
+    def save(self, path):
+        Path(path, "faulty.json").write_text(json.dumps({"steps_done": self.steps_done}))
+
+    def load(self, path):
+        self.steps_done = json.loads(Path(path, "faulty.json").read_text())["steps_done"]

@@ -1,0 +1,143 @@
+"""The engine on a real local Ray: real Tune, real OptunaSearch, real Parquet files."""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+
+from raygan import derive_seed, load_spec
+from raygan.engine import run_study
+from raygan.experiments.seqgan import SeqGANExperiment
+
+
+def brute_force_front(values: np.ndarray, modes: list[str]) -> np.ndarray:
+    signs = np.array([1.0 if m == "max" else -1.0 for m in modes])
+    v = values * signs
+    front = []
+    for i in range(len(v)):
+        dominated = any(
+            np.all(v[j] >= v[i]) and np.any(v[j] > v[i]) for j in range(len(v)) if j != i
+        )
+        front.append(not dominated)
+    return np.array(front)
+
+
+def optuna_trials(run_dir, name):
+    storage = JournalStorage(JournalFileBackend(str(run_dir / "optuna.journal")))
+    return optuna.load_study(study_name=name, storage=storage).trials
+
+
+def test_seqgan_smoke_study_end_to_end(ray_session, tmp_path):
+    spec = load_spec(
+        "seqgan_tradeoff", profile="smoke", overrides=["budget.num_samples=4", "sampler=random"]
+    )
+    lines: list[str] = []
+    out = run_study(spec, storage=str(tmp_path), name="s1", verbose=0, echo=lines.append)
+    run = tmp_path / "s1"
+
+    trials = pd.read_parquet(run / "trials.parquet")
+    assert len(trials) == 4 and set(trials.status) == {"completed"}
+    assert sorted(trials.trial_index) == [0, 1, 2, 3]
+    for col in (
+        "study",
+        "run",
+        "trial_id",
+        "status",
+        "error",
+        "seed",
+        "param_duplication",
+        "param_rounds",
+        "wall_time_s",
+        "cpus",
+        "gpus",
+        "node",
+        "raygan_version",
+        "pareto",
+    ):
+        assert col in trials.columns
+    for m in SeqGANExperiment.metrics:
+        assert trials[m].dtype == np.float64
+    # every trial's seed derives from the study seed and its index
+    assert list(trials.seed) == [derive_seed(spec.seed, i) for i in trials.trial_index]
+    assert (trials.gpus == 0.0).all() and (trials.cpus == 1.0).all()  # no GPU here
+    assert (trials.steps == trials.param_rounds + 1).all()
+
+    history = pd.read_parquet(run / "history.parquet")
+    assert len(history) == trials.steps.sum()
+    for _, t in trials.iterrows():
+        steps = history[history.trial_id == t.trial_id].step
+        assert list(steps) == list(range(t.steps))
+        last = history[(history.trial_id == t.trial_id) & (history.step == t.steps - 1)]
+        assert last.validity.item() == t.validity  # the final row is the last round
+
+    expected = brute_force_front(trials[["validity", "memorization"]].to_numpy(), ["max", "min"])
+    assert list(trials.pareto) == list(expected)
+    pareto = pd.read_parquet(run / "pareto.parquet")
+    assert sorted(pareto.trial_id) == sorted(trials[trials.pareto].trial_id)
+
+    assert load_spec(run / "study.toml").num_samples == 4  # the study as run, overrides in
+    states = [t.state for t in optuna_trials(run, "s1")]
+    assert states == [optuna.trial.TrialState.COMPLETE] * 4
+    assert sum(line.startswith("[raygan] trial ") for line in lines) == 4
+    assert "Pareto front" in out.summary and out.completed == 4
+
+
+def test_failed_trials_are_rows_and_optuna_fails(ray_session, faulty_study, tmp_path):
+    spec = load_spec(
+        faulty_study,
+        overrides=["fixed.fail_at=1", "fixed.fail_when_x_above=0.5", "budget.num_samples=8"],
+    )
+    run_study(spec, storage=str(tmp_path), name="f1", verbose=0, echo=lambda s: None)
+    trials = pd.read_parquet(tmp_path / "f1" / "trials.parquet")
+    assert len(trials) == 8
+    failed = trials[trials.status == "failed"]
+    assert len(failed) == (trials.param_x > 0.5).sum() > 0
+    assert failed.error.str.contains("injected failure at step 1").all()
+    assert failed.score.isna().all() and not failed.pareto.any()
+    ok = trials[trials.status == "completed"]
+    assert ok.error.isna().all()
+    states = {t.number: t.state for t in optuna_trials(tmp_path / "f1", "f1")}
+    for _, t in trials.iterrows():
+        want = (
+            optuna.trial.TrialState.FAIL
+            if t.status == "failed"
+            else optuna.trial.TrialState.COMPLETE
+        )
+        assert states[t.trial_index] == want
+
+
+def test_nan_fails_the_trial_once_and_never_reaches_optuna(ray_session, faulty_study, tmp_path):
+    spec = load_spec(
+        faulty_study,
+        overrides=[
+            "fixed.fail_at=1",
+            'fixed.fail_mode="nan"',
+            "budget.num_samples=4",
+            "budget.max_failures=2",
+            "search.x.low=0.6",
+            "fixed.fail_when_x_above=0.5",
+        ],
+    )
+    run_study(spec, storage=str(tmp_path), name="n1", verbose=0, echo=lambda s: None)
+    trials = pd.read_parquet(tmp_path / "n1" / "trials.parquet")
+    assert (trials.status == "failed").all()
+    assert trials.error.str.contains("non-finite score=nan").all()
+    history = pd.read_parquet(tmp_path / "n1" / "history.parquet")
+    assert (history.step == 0).all() and len(history) == 4  # the NaN round was never reported
+    states = [t.state for t in optuna_trials(tmp_path / "n1", "n1")]
+    assert states == [optuna.trial.TrialState.FAIL] * 4
+
+
+def test_existing_run_is_never_overwritten(ray_session, faulty_study, tmp_path):
+    from raygan.engine import StudyError
+
+    spec = load_spec(faulty_study, overrides=["budget.num_samples=1"])
+    run_study(spec, storage=str(tmp_path), name="r1", verbose=0, echo=lambda s: None)
+    before = (tmp_path / "r1" / "trials.parquet").read_bytes()
+    with pytest.raises(StudyError, match="already exists; add --resume"):
+        run_study(spec, storage=str(tmp_path), name="r1", verbose=0, echo=lambda s: None)
+    assert (tmp_path / "r1" / "trials.parquet").read_bytes() == before

@@ -1,0 +1,453 @@
+import dataclasses
+import datetime as dt
+import itertools
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from raygan.experiments.seqgan import SeqGANExperiment
+from raygan.results import (
+    TRIAL_STATUSES,
+    RunStore,
+    StudyTables,
+    format_summary,
+    history_schema,
+    pareto_mask,
+    trial_schema,
+)
+from raygan.spec import Objective, Param, load_spec
+
+METRICS = SeqGANExperiment.metrics
+T0 = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return load_spec("seqgan_tradeoff", profile="default")
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = RunStore(str(tmp_path), "run1")
+    store.makedirs()
+    return store
+
+
+def trial_row(i, *, status="completed", validity=0.5, memorization=0.5, **extra):
+    row = {
+        "study": "seqgan_tradeoff",
+        "run": "run1",
+        "trial_id": f"t{i:03d}",
+        "trial_index": i,
+        "status": status,
+        "seed": 100 + i,
+        "param_duplication": i + 1,
+        "param_copy_penalty": 0.25,
+        "param_temperature": 1,  # an int into a float column
+        "param_g_lr": 0.01,
+        "param_d_lr": 0.001,
+        "param_rounds": 3,
+        "steps": 4,
+        "num_steps": 4,
+        "wall_time_s": 12,
+        "cpus": 1,
+        "gpus": 0.25,
+        "node": "10.0.0.1",
+        "retries": 0,
+        "raygan_version": "0.1.0",
+        "finished_at": T0 + dt.timedelta(seconds=i),
+    }
+    if status != "failed":
+        row.update({m: 0.0 for m in METRICS})
+        row.update(validity=validity, memorization=memorization)
+    return {**row, **extra}
+
+
+def history_rows(i, steps, *, run="run1"):
+    return [
+        {
+            "study": "seqgan_tradeoff",
+            "run": run,
+            "trial_id": f"t{i:03d}",
+            "trial_index": i,
+            "step": s,
+            **{m: s for m in METRICS},  # ints into float columns
+            "time_s": 1.5 * s,
+            "node": "n",
+        }
+        for s in steps
+    ]
+
+
+# -----------------------------------------------------------------------------
+# schemas
+
+
+def test_trial_schema_columns_and_types(spec):
+    schema = trial_schema(spec, METRICS)
+    params = [f"param_{p.name}" for p in spec.search]
+    assert schema.names == [
+        "study", "run", "trial_id", "trial_index", "status", "error", "seed",
+        *params, *METRICS,
+        "steps", "num_steps", "wall_time_s", "cpus", "gpus", "node", "retries",
+        "raygan_version", "finished_at", "pareto",
+    ]  # fmt: skip
+    assert schema.field("param_duplication").type == pa.int64()
+    assert schema.field("param_copy_penalty").type == pa.float64()
+    assert schema.field("param_g_lr").type == pa.float64()  # logfloat
+    assert all(schema.field(m).type == pa.float64() for m in METRICS)
+    assert all(schema.field(m).nullable for m in METRICS)
+    assert schema.field("finished_at").type == pa.timestamp("us", tz="UTC")
+    assert schema.field("pareto").type == pa.bool_()
+
+
+def test_smoke_profile_schema(spec):
+    smoke = load_spec("seqgan_tradeoff", profile="smoke")
+    names = trial_schema(smoke, METRICS).names
+    assert [n for n in names if n.startswith("param_")] == ["param_duplication", "param_rounds"]
+
+
+def test_categorical_param_types(spec):
+    def column_type(*choices):
+        search = (Param(name="x", type="categorical", choices=choices),)
+        s = trial_schema(dataclasses.replace(spec, search=search), METRICS)
+        return s.field("param_x").type
+
+    assert column_type(True, False) == pa.bool_()
+    assert column_type(1, 2, 3) == pa.int64()
+    assert column_type(1, 2.5) == pa.float64()
+    assert column_type("a", "b") == pa.string()
+    assert column_type(1, "a") == pa.string()
+    assert column_type(True, 1) == pa.string()
+
+
+def test_history_schema(spec):
+    schema = history_schema(spec, METRICS)
+    assert schema.names == [
+        "study", "run", "trial_id", "trial_index", "step", *METRICS, "time_s", "node"
+    ]  # fmt: skip
+    assert schema.field("step").type == pa.int64()
+    assert all(schema.field(m).type == pa.float64() for m in METRICS)
+
+
+def test_metric_clashing_with_a_column(spec):
+    with pytest.raises(ValueError, match="status"):
+        trial_schema(spec, [*METRICS, "status"])
+
+
+# -----------------------------------------------------------------------------
+# parts
+
+
+def test_part_round_trip(spec, store):
+    schema = trial_schema(spec, METRICS)
+    store.write_part("trial", "t000", [trial_row(0)], schema)
+    failed = trial_row(1, status="failed", error="boom")
+    store.write_part("trial", "t001", [failed], schema)
+    table = store.read_parts("trial", schema)
+    assert table.schema == schema
+    rows = sorted(table.to_pylist(), key=lambda r: r["trial_index"])
+    assert rows[0]["param_temperature"] == 1.0 and isinstance(rows[0]["param_temperature"], float)
+    assert rows[0]["wall_time_s"] == 12.0 and rows[0]["finished_at"] == T0
+    assert all(rows[1][m] is None for m in METRICS)
+    assert rows[1]["error"] == "boom" and rows[1]["pareto"] is None
+    assert store.read_part("trial", "t001", schema) == [rows[1]]
+    assert store.read_part("trial", "nope", schema) == []
+
+
+def test_history_part_ints_into_floats(spec, store):
+    schema = history_schema(spec, METRICS)
+    store.write_part("history", "t000", history_rows(0, range(3)), schema)
+    rows = store.read_part("history", "t000", schema)
+    assert [r["validity"] for r in rows] == [0.0, 1.0, 2.0]
+
+
+def test_write_leaves_no_temp_files_and_overwrites(spec, store):
+    schema = history_schema(spec, METRICS)
+    store.write_part("history", "t000", history_rows(0, range(2)), schema)
+    store.write_part("history", "t000", history_rows(0, range(5)), schema)  # next round
+    store.write_text("spec.toml", "a = 1\n")
+    assert sorted(p.name for p in (store.local_path / "parts").iterdir()) == [
+        "history-t000.parquet"
+    ]
+    assert sorted(p.name for p in store.local_path.iterdir()) == ["parts", "spec.toml"]
+    assert len(store.read_parts("history", schema)) == 5
+
+
+def test_failed_write_cleans_up(spec, store, monkeypatch):
+    schema = trial_schema(spec, METRICS)
+    store.write_part("trial", "t000", [trial_row(0)], schema)
+    bad = [{**trial_row(0), "param_duplication": "not a number"}]
+    with pytest.raises((pa.ArrowInvalid, pa.ArrowTypeError)):
+        store.write_part("trial", "t000", bad, schema)
+
+    def half_write(table, where, filesystem):  # the writer dies half-way through the file
+        with filesystem.open_output_stream(where) as f:
+            f.write(b"PAR1")
+        raise OSError("disk full")
+
+    monkeypatch.setattr("raygan.results.pq.write_table", half_write)
+    with pytest.raises(OSError, match="disk full"):
+        store.write_part("trial", "t000", [trial_row(0, validity=0.0)], schema)
+    assert [p.name for p in (store.local_path / "parts").iterdir()] == ["trial-t000.parquet"]
+    assert store.read_part("trial", "t000", schema)[0]["validity"] == 0.5  # the old part
+
+
+def test_read_parts_ignores_temp_files_and_empty(spec, store):
+    schema = trial_schema(spec, METRICS)
+    assert store.read_parts("trial", schema).schema == schema
+    assert len(store.read_parts("trial", schema)) == 0
+    (store.local_path / "parts" / ".trial-t9.parquet.abc.tmp").write_bytes(b"half a file")
+    store.write_part("trial", "t000", [trial_row(0)], schema)
+    assert len(store.read_parts("trial", schema)) == 1
+    assert len(store.read_parts("history", history_schema(spec, METRICS))) == 0
+
+
+def test_read_old_part_with_fewer_columns(spec, store):
+    schema = history_schema(spec, METRICS)
+    old = pa.schema([f for f in schema if f.name != "mean_reward"])
+    store.write_part("history", "t000", history_rows(0, [0]), schema)
+    pq.write_table(
+        pa.Table.from_pylist(
+            [{k: v for k, v in r.items() if k != "mean_reward"} for r in history_rows(1, [0])],
+            schema=old,
+        ),
+        store.local_path / "parts" / "history-t001.parquet",
+    )
+    table = store.read_parts("history", schema)
+    assert table.schema == schema and table["mean_reward"].null_count == 1
+
+
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ({"nonsense": 1}, "unknown columns"),
+        ({"trial_index": None}, "trial_index"),
+        ({"status": "done"}, "status"),
+        ({"trial_id": "t999"}, "t999"),
+    ],
+)
+def test_bad_rows_are_refused(spec, store, row, message):
+    with pytest.raises(ValueError, match=message):
+        store.write_part("trial", "t000", [{**trial_row(0), **row}], trial_schema(spec, METRICS))
+
+
+def test_bad_names_are_refused(spec, store, tmp_path):
+    with pytest.raises(ValueError):
+        store.write_part("trial", "../x", [], trial_schema(spec, METRICS))
+    with pytest.raises(ValueError):
+        store.write_part("trials", "t0", [], trial_schema(spec, METRICS))
+    with pytest.raises(ValueError):
+        store.write_text("../outside.txt", "x")
+    with pytest.raises(ValueError):
+        RunStore(str(tmp_path), "a/b")
+
+
+def test_text_exists_and_locations(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    store = RunStore("runs", "r")
+    assert store.local_path == tmp_path / "runs" / "r"
+    assert store.location == str(tmp_path / "runs" / "r")
+    assert not store.exists()
+    store.makedirs()
+    assert store.exists()  # holds parts/: a run was started here
+    assert store.read_text("notes/a.txt") is None
+    store.write_text("notes/a.txt", "héllo\n")
+    assert store.read_text("notes/a.txt") == "héllo\n"
+    assert store.exists()
+
+
+# -----------------------------------------------------------------------------
+# consolidation
+
+
+def write_study(store, spec):
+    ts, hs = trial_schema(spec, METRICS), history_schema(spec, METRICS)
+    rows = [
+        trial_row(0, validity=0.9, memorization=0.5),  # front
+        trial_row(1, validity=0.5, memorization=0.1),  # front
+        trial_row(2, validity=0.4, memorization=0.6),  # dominated
+        trial_row(3, status="failed", error="RuntimeError: CUDA out of memory\ntraceback..."),
+        trial_row(4, status="stopped", validity=1.0, memorization=0.0),  # would dominate all
+        trial_row(5, validity=0.95, memorization=0.05, run="another_run"),  # other run
+    ]
+    for row in rows:
+        store.write_part("trial", row["trial_id"], [row], ts)
+        store.write_part(
+            "history", row["trial_id"], history_rows(row["trial_index"], [1, 0], run=row["run"]), hs
+        )
+    return rows
+
+
+def test_consolidate(spec, store):
+    write_study(store, spec)
+    tables = store.consolidate(spec, METRICS, run="run1")
+    assert tables.trials["trial_index"].to_pylist() == [0, 1, 2, 3, 4]
+    assert tables.trials["pareto"].to_pylist() == [True, True, False, False, False]
+    assert tables.pareto["trial_index"].to_pylist() == [0, 1]
+    assert tables.history["trial_index"].to_pylist() == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
+    assert tables.history["step"].to_pylist() == [0, 1] * 5
+    for name, table in zip(
+        ["trials", "history", "pareto"], [tables.trials, tables.history, tables.pareto], strict=True
+    ):
+        path = store.local_path / f"{name}.parquet"
+        assert pq.read_table(path).equals(table)
+        df = pd.read_parquet(path)
+        assert len(df) == len(table) and list(df.columns) == table.column_names
+    df = pd.read_parquet(store.local_path / "trials.parquet")
+    assert str(df["finished_at"].dt.tz) == "UTC"
+    assert not any(p.name.endswith(".tmp") for p in store.local_path.rglob("*"))
+
+
+def test_consolidate_keeps_latest_duplicate(spec, store):
+    ts = trial_schema(spec, METRICS)
+    store.write_part("trial", "t000", [trial_row(0, validity=0.1)], ts)
+    # the same trial in a second file (copied in by hand, an old retry), finished later
+    later = trial_row(0, validity=0.7, finished_at=T0 + dt.timedelta(hours=1))
+    table = pa.Table.from_pylist([later], schema=ts)
+    pq.write_table(table, store.local_path / "parts" / "trial-t000-copy.parquet")
+    tables = store.consolidate(spec, METRICS, run="run1")
+    assert tables.trials["validity"].to_pylist() == [0.7]
+
+
+def test_consolidate_empty(spec, store):
+    tables = store.consolidate(spec, METRICS, run="run1")
+    assert len(tables.trials) == len(tables.history) == len(tables.pareto) == 0
+    assert pd.read_parquet(store.local_path / "pareto.parquet").empty
+    assert "0 trials" in format_summary(tables, spec, location=store.location)
+
+
+def test_consolidate_unknown_objective(spec, store):
+    with pytest.raises(ValueError, match="validity"):
+        store.consolidate(spec, ["memorization"], run="run1")
+
+
+def test_file_uri_same_as_plain_path(spec, tmp_path):
+    plain = RunStore(str(tmp_path / "a"), "run1")
+    uri = RunStore((tmp_path / "b").as_uri(), "run1")
+    assert uri.location == (tmp_path / "b").as_uri() + "/run1"
+    assert uri.local_path == tmp_path / "b" / "run1"
+    results = []
+    for store in (plain, uri):
+        store.makedirs()
+        write_study(store, spec)
+        store.write_text("spec.toml", "x = 1\n")
+        assert store.read_text("spec.toml") == "x = 1\n" and store.exists()
+        results.append(store.consolidate(spec, METRICS, run="run1"))
+    assert results[0].trials.equals(results[1].trials)
+    assert results[0].history.equals(results[1].history)
+    assert sorted(p.name for p in (tmp_path / "b" / "run1").iterdir()) == sorted(
+        ["parts", "spec.toml", "trials.parquet", "history.parquet", "pareto.parquet"]
+    )
+
+
+# -----------------------------------------------------------------------------
+# Pareto front
+
+
+def brute_force_front(values, modes):
+    signs = np.array([1.0 if m == "max" else -1.0 for m in modes])
+    v = values * signs
+    n = len(v)
+    mask = np.zeros(n, dtype=bool)
+    for i in range(n):
+        if np.isnan(v[i]).any():
+            continue
+        mask[i] = not any(
+            not np.isnan(v[j]).any() and (v[j] >= v[i]).all() and (v[j] > v[i]).any()
+            for j in range(n)
+        )
+    return mask
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_pareto_mask_matches_brute_force(seed, monkeypatch):
+    rng = np.random.default_rng(seed)
+    n, k = int(rng.integers(0, 60)), int(rng.integers(1, 4))
+    # few distinct levels: many exact ties and partial ties
+    values = rng.integers(0, 5, size=(n, k)).astype(float)
+    values[rng.random(n) < 0.1, rng.integers(0, k)] = np.nan
+    modes = [str(m) for m in rng.choice(["max", "min"], size=k)]
+    if seed % 2:  # force several chunks
+        monkeypatch.setattr("raygan.results.PARETO_CHUNK", 7 * max(1, n))
+    np.testing.assert_array_equal(pareto_mask(values, modes), brute_force_front(values, modes))
+
+
+def test_pareto_mask_cases():
+    assert pareto_mask(np.zeros((0, 2)), ["max", "min"]).shape == (0,)
+    ties = np.array([[1.0, 1.0], [1.0, 1.0], [0.0, 1.0]])
+    assert pareto_mask(ties, ["max", "max"]).tolist() == [True, True, False]
+    assert pareto_mask(ties, ["min", "max"]).tolist() == [False, False, True]
+    nan = np.array([[np.nan, 9.0], [0.0, 0.0]])
+    assert pareto_mask(nan, ["max", "max"]).tolist() == [False, True]
+    with pytest.raises(ValueError):
+        pareto_mask(ties, ["max"])
+    with pytest.raises(ValueError):
+        pareto_mask(ties, ["max", "up"])
+
+
+def test_pareto_mask_large_is_fast():
+    values = np.random.default_rng(0).random((10_000, 2))
+    mask = pareto_mask(values, ["max", "min"])
+    assert 0 < mask.sum() < 100
+
+
+def test_failed_and_stopped_never_on_front(spec, store):
+    ts = trial_schema(spec, METRICS)
+    rng = np.random.default_rng(1)
+    for i, status in zip(range(40), itertools.cycle(TRIAL_STATUSES)):
+        row = trial_row(i, status=status, validity=rng.random(), memorization=rng.random())
+        if status == "failed":
+            row["validity"] = 2.0  # a failed row with values still must not count
+        store.write_part("trial", row["trial_id"], [row], ts)
+    tables = store.consolidate(spec, METRICS, run="run1")
+    rows = tables.trials.to_pylist()
+    assert all(r["status"] == "completed" for r in rows if r["pareto"])
+    completed = [r for r in rows if r["status"] == "completed"]
+    values = np.array([[r["validity"], r["memorization"]] for r in completed])
+    expected = brute_force_front(values, ["max", "min"])
+    assert [r["pareto"] for r in completed] == expected.tolist()
+
+
+# -----------------------------------------------------------------------------
+# summary
+
+
+def test_format_summary(spec, store):
+    write_study(store, spec)
+    for i in range(6, 13):  # more failures than the summary lists
+        row = trial_row(i, status="failed", error="x" * 300)
+        store.write_part("trial", row["trial_id"], [row], trial_schema(spec, METRICS))
+    tables = store.consolidate(spec, METRICS, run="run1")
+    text = format_summary(tables, spec, location=store.location, wall_s=312)
+    print(text)
+    lines = text.splitlines()
+    assert lines[0] == (
+        "seqgan_tradeoff (profile default): 12 trials: 3 completed, 8 failed, 1 stopped in 5m12s"
+    )
+    assert lines[1] == "Pareto front (2 trials): validity max, memorization min"
+    assert lines[2].split()[:3] == ["trial", "validity", "memorization"]
+    assert lines[3].split()[:3] == ["0", "0.900", "0.500"]  # best validity first
+    assert lines[4].split()[:3] == ["1", "0.500", "0.100"]
+    assert "failed: trial 3: RuntimeError: CUDA out of memory" in lines
+    assert sum(line.startswith("failed:") for line in lines) == 5
+    assert "... 3 more" in lines
+    assert all(len(line) < 130 for line in lines)
+    assert lines[-1] == (
+        f"results: {store.location}/trials.parquet, history.parquet, pareto.parquet"
+    )
+
+
+def test_format_summary_min_first_and_no_wall_time(spec):
+    objectives = (Objective("memorization", "min"), Objective("validity", "max"))
+    spec = dataclasses.replace(spec, objectives=objectives)
+    rows = [trial_row(0, memorization=0.3), trial_row(1, memorization=0.1, validity=0.2)]
+    trials = pa.Table.from_pylist(rows, schema=trial_schema(spec, METRICS))
+    tables = StudyTables(trials=trials, history=trials.slice(0, 0), pareto=trials)
+    lines = format_summary(tables, spec, location="s3://b/p/").splitlines()
+    assert lines[0].endswith("2 completed, 0 failed, 0 stopped")
+    assert [line.split()[0] for line in lines[3:5]] == ["1", "0"]
+    assert lines[-1].startswith("results: s3://b/p/trials.parquet")

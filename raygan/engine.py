@@ -99,12 +99,17 @@ def _train(
         spec.experiment, experiment_path
     )  # registered on the driver, maybe not here
     experiment = make_experiment(spec, params, seed=seed, device=device)
-    elapsed_before = 0.0
+    elapsed_before, last = 0.0, None
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as path:
             experiment.load(path)
-            elapsed_before = json.loads((Path(path) / "raygan.json").read_text())["trial_time_s"]
+            saved = json.loads((Path(path) / "raygan.json").read_text())
+            elapsed_before, last = saved["trial_time_s"], saved["last"]
+    if experiment.steps_done >= experiment.num_steps and last is not None:
+        # Finished after Tune's last snapshot: say so again rather than train again.
+        tune.report(last)
+        return
     start = time.perf_counter()
     while experiment.steps_done < experiment.num_steps:
         step = experiment.steps_done
@@ -114,22 +119,20 @@ def _train(
         except TrialDiverged as e:
             marker.write_text(str(e))
             raise
-        trial_time = elapsed_before + time.perf_counter() - start
+        result = {
+            **metrics,
+            "step": step,
+            "num_steps": experiment.num_steps,
+            "trial_time_s": elapsed_before + time.perf_counter() - start,
+            "trial_index": index,
+            "seed": seed,
+            "node": node,
+        }
         with tempfile.TemporaryDirectory() as path:
             experiment.save(path)
-            (Path(path) / "raygan.json").write_text(json.dumps({"trial_time_s": trial_time}))
-            tune.report(
-                {
-                    **metrics,
-                    "step": step,
-                    "num_steps": experiment.num_steps,
-                    "trial_time_s": trial_time,
-                    "trial_index": index,
-                    "seed": seed,
-                    "node": node,
-                },
-                checkpoint=tune.Checkpoint.from_directory(path),
-            )
+            state = {"trial_time_s": result["trial_time_s"], "last": result}
+            (Path(path) / "raygan.json").write_text(json.dumps(state))
+            tune.report(result, checkpoint=tune.Checkpoint.from_directory(path))
 
 
 # ---- the driver -------------------------------------------------------------------------
@@ -258,6 +261,9 @@ class Recorder(tune.Callback):
         self.store.write_part("history", trial.trial_id, rows, schema)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
+        existing = self.store.read_part("trial", trial.trial_id, trial_schema(self.spec, self.metric_names))
+        if existing and existing[0]["status"] == "completed":
+            return  # recorded before an interruption; Tune only re-confirmed it
         last = trial.last_result or {}
         row = self._base_row(trial)
         done = last.get("step", -1) + 1
@@ -459,12 +465,25 @@ def run_study(
             )
         tuner.fit()
         wall = time.perf_counter() - start
+        _close_orphans(store.local_path / "optuna.journal", study_name=name)
         tables = store.consolidate(spec, metric_names, run=name)
         summary = format_summary(tables, spec, location=store.location, wall_s=wall)
         return StudyOutcome(name=name, location=store.location, tables=tables, summary=summary)
     finally:
         if started_ray:
             ray.shutdown()
+
+
+def _close_orphans(journal: Path, *, study_name: str) -> None:
+    """Mark FAIL any Optuna trial still RUNNING once Tune is done: a driver killed between
+    Optuna's ask and Tune's next snapshot leaves one that no process will ever finish."""
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = JournalStorage(JournalFileBackend(str(journal)))
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
 
 
 def _saved_spec(store: RunStore, meta: dict) -> StudySpec:

@@ -23,14 +23,18 @@ from raygan.trial import make_experiment, set_threads
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--study", default="seqgan_tradeoff")
     ap.add_argument("--profile", default="smoke")
     ap.add_argument("--trials", type=int, default=8)
     args = ap.parse_args()
 
     spec = load_spec(
-        args.study, profile=args.profile, overrides=[f"budget.num_samples={args.trials}", "sampler=random"]
+        args.study,
+        profile=args.profile,
+        overrides=[f"budget.num_samples={args.trials}", "sampler=random"],
     )
     slots = spec.max_concurrent
     with tempfile.TemporaryDirectory() as storage:
@@ -52,14 +56,22 @@ def main() -> None:
         plain.append(time.perf_counter() - begin)
     plain_total = sum(plain)
 
-    print(f"study {spec.name}, profile {spec.profile}: {len(trials)} trials, {slots} concurrent slots, "
-          f"{spec.cpus:g} CPU each")
+    print(
+        f"study {spec.name}, profile {spec.profile}: {len(trials)} trials, {slots} concurrent slots, "
+        f"{spec.cpus:g} CPU each"
+    )
     print(f"engine wall (ray.init + Tune + Parquet): {engine_wall:8.1f} s")
-    print(f"plain loop, sequential               : {plain_total:8.1f} s  ({plain_total / slots:.1f} s if perfectly split over {slots} slots)")
-    print(f"engine efficiency  sum(in-trial) / (wall x slots) = {in_trial:.1f} / ({engine_wall:.1f} x {slots}) = "
-          f"{in_trial / (engine_wall * slots):.2f}")
-    print(f"engine overhead per trial (wall x slots - plain) / trials = "
-          f"{(engine_wall * slots - plain_total) / len(trials):.2f} s")
+    print(
+        f"plain loop, sequential               : {plain_total:8.1f} s  ({plain_total / slots:.1f} s if perfectly split over {slots} slots)"
+    )
+    print(
+        f"engine efficiency  sum(in-trial) / (wall x slots) = {in_trial:.1f} / ({engine_wall:.1f} x {slots}) = "
+        f"{in_trial / (engine_wall * slots):.2f}"
+    )
+    print(
+        f"engine overhead per trial (wall x slots - plain) / trials = "
+        f"{(engine_wall * slots - plain_total) / len(trials):.2f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ drives it through ``setup`` / ``step`` / ``save`` / ``load``. What a run leaves 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -85,10 +86,15 @@ def _train(
     if gpus > 0 and ray.get_gpu_ids():
         import torch
 
-        device = "cuda"
-        # Ray only sets CUDA_VISIBLE_DEVICES for fractions: keep to our share of memory.
-        torch.cuda.set_per_process_memory_fraction(min(1.0, gpus))
+        # Logical GPUs (a test cluster) or a CPU-only torch on a GPU node: stay on CPU,
+        # and the row's device column says so.
+        if torch.cuda.is_available():
+            device = "cuda"
+            # Ray only sets CUDA_VISIBLE_DEVICES for fractions: keep to our share of memory.
+            torch.cuda.set_per_process_memory_fraction(min(1.0, gpus))
     node = ray.util.get_node_ip_address()
+    node_id = ray.get_runtime_context().get_node_id()
+    started_at = time.time()
 
     # A diverged trial diverges again when retried from its checkpoint: fail at once.
     marker = Path(tune.get_context().get_trial_dir()) / DIVERGED_MARKER
@@ -127,6 +133,10 @@ def _train(
             "trial_index": index,
             "seed": seed,
             "node": node,
+            "node_id": node_id,
+            "device": device,
+            "started_at": started_at,
+            "reported_at": time.time(),
         }
         with tempfile.TemporaryDirectory() as path:
             experiment.save(path)
@@ -261,7 +271,9 @@ class Recorder(tune.Callback):
         self.store.write_part("history", trial.trial_id, rows, schema)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
-        existing = self.store.read_part("trial", trial.trial_id, trial_schema(self.spec, self.metric_names))
+        existing = self.store.read_part(
+            "trial", trial.trial_id, trial_schema(self.spec, self.metric_names)
+        )
         if existing and existing[0]["status"] == "completed":
             return  # recorded before an interruption; Tune only re-confirmed it
         last = trial.last_result or {}
@@ -272,8 +284,7 @@ class Recorder(tune.Callback):
             status="completed" if total and done == total else "stopped",
             steps=done,
             num_steps=total,
-            wall_time_s=last.get("trial_time_s"),
-            node=last.get("node"),
+            **_where_and_when(last),
             **{m: last.get(m) for m in self.metric_names},
         )
         self._write(row)
@@ -286,8 +297,7 @@ class Recorder(tune.Callback):
             error=_error_line(trial),
             steps=last.get("step", -1) + 1,
             num_steps=last.get("num_steps"),
-            wall_time_s=last.get("trial_time_s"),
-            node=last.get("node"),
+            **_where_and_when(last),
         )
         self._write(row)
 
@@ -305,6 +315,23 @@ class Recorder(tune.Callback):
         else:
             what = row["status"] + ": " + ", ".join(f"{m}={row[m]:.3f}" for m in objectives)
         self.echo(f"[raygan] trial {row['trial_index']} {what}; Pareto front: {front} trials")
+
+
+def _where_and_when(last: dict) -> dict:
+    """Node, device and times from the trial's last report (worker clock): the trial held
+    its resources from started_at to finished_at."""
+
+    def stamp(key: str):
+        return datetime.fromtimestamp(last[key], UTC) if last.get(key) is not None else None
+
+    return {
+        "wall_time_s": last.get("trial_time_s"),
+        "node": last.get("node"),
+        "node_id": last.get("node_id"),
+        "device": last.get("device"),
+        "started_at": stamp("started_at"),
+        "finished_at": stamp("reported_at") or datetime.now(UTC),
+    }
 
 
 def _error_line(trial) -> str:
@@ -382,9 +409,10 @@ def run_study(
     name = name or default_run_name(spec)
     if not RUN_NAME.match(name):
         raise StudyError(f"--name: {name!r} must match {RUN_NAME.pattern} (letters, digits, _ . -)")
-    store = RunStore(storage, name)
-    if store.local_path is None:
-        raise StudyError(f"--storage: {storage!r}: only local paths are supported for now")
+    try:
+        store = RunStore(storage, name)
+    except (OSError, ValueError) as e:  # pyarrow: unknown scheme, unreachable bucket, ...
+        raise StudyError(f"--storage: {storage!r}: {e}") from None
     if resume:
         saved = store.read_text("study.toml")
         meta = store.read_text("run.json")
@@ -401,7 +429,10 @@ def run_study(
     started_ray = False
     if not ray.is_initialized():
         try:
-            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=True)
+            # Ray's own default (address=None) attaches to any cluster it finds on this
+            # machine; raygan starts a fresh local one unless told where to go.
+            target = address or os.environ.get("RAY_ADDRESS") or "local"
+            ray.init(address=target, logging_level=logging.WARNING, log_to_driver=True)
         except (ConnectionError, ValueError, RuntimeError) as e:
             raise StudyError(f"--address: cannot reach a Ray cluster at {address!r}: {e}") from None
         started_ray = True
@@ -434,17 +465,16 @@ def run_study(
         callback = Recorder(
             spec, store, run=name, metric_names=metric_names, cpus=cpus, gpus=gpus, echo=echo
         )
-        tune_path = store.local_path / TUNE_DIR
+        tune_path = f"{store.location}/{TUNE_DIR}"  # a local path or a URI: Tune takes both
+        journal = _local_journal(store)
         start = time.perf_counter()
-        if resume and tune.Tuner.can_restore(str(tune_path)):
+        if resume and tune.Tuner.can_restore(tune_path):
             # The saved run config comes back with its own Recorder (pickled with the run).
             tuner = tune.Tuner.restore(
-                str(tune_path), trainable=spec.name, resume_unfinished=True, resume_errored=False
+                tune_path, trainable=spec.name, resume_unfinished=True, resume_errored=False
             )
         else:
-            searcher = _make_searcher(
-                spec, journal=store.local_path / "optuna.journal", study_name=name
-            )
+            searcher = _make_searcher(spec, journal=journal, study_name=name)
             tuner = tune.Tuner(
                 spec.name,
                 tune_config=tune.TuneConfig(
@@ -456,7 +486,7 @@ def run_study(
                 ),
                 run_config=tune.RunConfig(
                     name=TUNE_DIR,
-                    storage_path=str(store.local_path),
+                    storage_path=store.location,
                     failure_config=tune.FailureConfig(max_failures=spec.max_failures),
                     checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
                     callbacks=[callback],
@@ -465,9 +495,12 @@ def run_study(
             )
         tuner.fit()
         wall = time.perf_counter() - start
-        _close_orphans(store.local_path / "optuna.journal", study_name=name)
+        _close_orphans(journal, study_name=name)
+        if store.local_path is None:  # keep the run's Optuna study with its results
+            store.write_text("optuna.journal", journal.read_text(encoding="utf-8"))
         tables = store.consolidate(spec, metric_names, run=name)
         summary = format_summary(tables, spec, location=store.location, wall_s=wall)
+        summary += f"\nreport: {_write_report(store, journal)}"
         return StudyOutcome(name=name, location=store.location, tables=tables, summary=summary)
     finally:
         if started_ray:
@@ -486,9 +519,45 @@ def _close_orphans(journal: Path, *, study_name: str) -> None:
         storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
 
 
+def _write_report(store: RunStore, journal: Path) -> Path:
+    """report.html beside the results; for a URI run, in the driver's local cache."""
+    from raygan.report import write_report
+
+    if store.local_path is not None:
+        return write_report(store.local_path)
+    local = journal.with_suffix("")  # the run's cache directory on this machine
+    for name in ("trials.parquet", "history.parquet", "study.toml", "run.json"):
+        with store.fs.open_input_stream(f"{store.root}/{name}") as src:
+            (local / name).parent.mkdir(parents=True, exist_ok=True)
+            (local / name).write_bytes(src.read())
+    return write_report(local)
+
+
+def _local_journal(store: RunStore) -> Path:
+    """Where the Optuna journal is written while the study runs.
+
+    Optuna's journal needs a local file (it locks it). A local run keeps it in the run
+    directory; a run on a URI keeps it in a cache on the driver's machine (a --resume from
+    elsewhere starts from the copy uploaded at the end of the last run).
+    """
+    if store.local_path is not None:
+        return store.local_path / "optuna.journal"
+    digest = hashlib.sha1(store.location.encode()).hexdigest()[:12]
+    path = Path.home() / ".cache" / "raygan" / "journals" / f"{digest}.journal"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() and (saved := store.read_text("optuna.journal")) is not None:
+        path.write_text(saved, encoding="utf-8")
+    return path
+
+
 def _saved_spec(store: RunStore, meta: dict) -> StudySpec:
     """The spec a run was started with, from its own study.toml (profile already applied)."""
     from dataclasses import replace
 
-    spec = load_spec(store.local_path / "study.toml")
-    return replace(spec, name=meta["study"], profile=meta["profile"])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "study.toml"
+        path.write_text(store.read_text("study.toml"), encoding="utf-8")
+        spec = load_spec(path)
+    return replace(
+        spec, name=meta["study"], profile=meta["profile"], path=store.location + "/study.toml"
+    )

@@ -91,8 +91,11 @@ def trial_schema(spec: StudySpec, metric_names: Sequence[str]) -> pa.Schema:
         ("cpus", pa.float64()),
         ("gpus", pa.float64()),
         ("node", pa.string()),
+        ("node_id", pa.string()),  # node IPs repeat when several Ray nodes share a machine
+        ("device", pa.string()),  # cpu or cuda: what the trial actually ran on
         ("retries", pa.int64()),
         ("raygan_version", pa.string()),
+        ("started_at", pa.timestamp("us", tz="UTC")),  # of the attempt that finished it
         ("finished_at", pa.timestamp("us", tz="UTC")),
         ("pareto", pa.bool_()),
     ]

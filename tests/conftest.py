@@ -22,6 +22,7 @@ def ray_session():
     register_experiment("faulty", "faulty_experiment:FaultyExperiment")
     pythonpath = os.pathsep.join([str(SUPPORT), os.environ.get("PYTHONPATH", "")]).strip(os.pathsep)
     ray.init(
+        address="local",  # never some other cluster running on this machine
         num_cpus=2,
         include_dashboard=False,
         logging_level="WARNING",
@@ -29,6 +30,17 @@ def ray_session():
     )
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def cli_env() -> dict:
+    """Environment for `python -m raygan.study` in a subprocess: the test experiment is
+    importable and registered, and Ray is always a fresh local one unless --address."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SUPPORT), env.get("PYTHONPATH")]))
+    env["RAYGAN_EXPERIMENTS"] = "faulty=faulty_experiment:FaultyExperiment"
+    env.pop("RAY_ADDRESS", None)
+    return env
 
 
 @pytest.fixture(scope="session")

@@ -92,8 +92,8 @@ def test_trial_schema_columns_and_types(spec):
     assert schema.names == [
         "study", "run", "trial_id", "trial_index", "status", "error", "seed",
         *params, *METRICS,
-        "steps", "num_steps", "wall_time_s", "cpus", "gpus", "node", "retries",
-        "raygan_version", "finished_at", "pareto",
+        "steps", "num_steps", "wall_time_s", "cpus", "gpus", "node", "node_id", "device",
+        "retries", "raygan_version", "started_at", "finished_at", "pareto",
     ]  # fmt: skip
     assert schema.field("param_duplication").type == pa.int64()
     assert schema.field("param_copy_penalty").type == pa.float64()

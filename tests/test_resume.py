@@ -7,22 +7,11 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import optuna
 import pandas as pd
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
-
-SUPPORT = Path(__file__).parent / "support"
-
-
-def cli_env() -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SUPPORT), env.get("PYTHONPATH")]))
-    env["RAYGAN_EXPERIMENTS"] = "faulty=faulty_experiment:FaultyExperiment"
-    env.pop("RAY_ADDRESS", None)  # always a fresh local Ray, never the test session's
-    return env
 
 
 def wait_for(predicate, *, timeout: float, what: str) -> None:
@@ -33,19 +22,34 @@ def wait_for(predicate, *, timeout: float, what: str) -> None:
         time.sleep(0.2)
 
 
-def test_resume_after_driver_killed(faulty_study, tmp_path):
+def test_resume_after_driver_killed(faulty_study, cli_env, tmp_path):
     cmd = [
-        sys.executable, "-m", "raygan.study", str(faulty_study), "--storage", str(tmp_path),
-        "--name", "k1", "--quiet", "--set", "budget.num_samples=6", "--set", "fixed.steps=3",
-        "--set", "fixed.sleep_s=0.5",
+        sys.executable,
+        "-m",
+        "raygan.study",
+        str(faulty_study),
+        "--storage",
+        str(tmp_path),
+        "--name",
+        "k1",
+        "--quiet",
+        "--set",
+        "budget.num_samples=6",
+        "--set",
+        "fixed.steps=3",
+        "--set",
+        "fixed.sleep_s=0.5",
     ]
     run = tmp_path / "k1"
     proc = subprocess.Popen(
-        cmd, env=cli_env(), start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        cmd, env=cli_env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
-        wait_for(lambda: len(list((run / "parts").glob("trial-*.parquet"))) >= 2, timeout=180,
-                 what="two finished trials")
+        wait_for(
+            lambda: len(list((run / "parts").glob("trial-*.parquet"))) >= 2,
+            timeout=180,
+            what="two finished trials",
+        )
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray it started, mid-study
         proc.wait()
@@ -53,7 +57,9 @@ def test_resume_after_driver_killed(faulty_study, tmp_path):
     assert 2 <= len(finished) < 6
     assert not (run / "trials.parquet").exists()
 
-    done = subprocess.run(cmd + ["--resume"], env=cli_env(), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        cmd + ["--resume"], env=cli_env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     trials = pd.read_parquet(run / "trials.parquet")
     # exactly num_samples trials; an index may be skipped: an Optuna trial asked after

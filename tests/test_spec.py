@@ -420,7 +420,7 @@ BAD = [
     ("fixed_wrong_type", sub("mle_epochs = 1", 'mle_epochs = "many"'), {}, ["fixed.mle_epochs:", "'many' must be an integer"]),
     ("data_size_out_of_range", sub("size = 20", "size = 1"), {}, ["data.size: 1 must be >= 2"]),
     ("data_list_not_list", sub("size = 20", 'emotion = "laugh"'), {}, ["data.emotion:", "'laugh' must be a list"]),
-    ("unknown_experiment", sub('experiment = "seqgan"', 'experiment = "stylegan"'), {}, ["experiment:", "'stylegan'", "known: seqgan"]),
+    ("unknown_experiment", sub('experiment = "seqgan"', 'experiment = "stylegan"'), {}, ["experiment:", "'stylegan'", "is not a known experiment", "seqgan"]),
     ("grid_float_param", sub('sampler = "tpe"', 'sampler = "grid"'), {}, ["search.temperature:", "'float'", "'grid'"]),
     ("grid_too_big", sub('sampler = "tpe"', 'sampler = "grid"').replace("high = 5", "high = 1000").replace('[search.temperature]\ntype = "float"\nlow = 0.5\nhigh = 1.5', '[search.rollouts]\ntype = "int"\nlow = 1\nhigh = 11'), {}, ["search:", "11000 points", "10000"]),
     ("unknown_profile", BASE, {"profile": "fast"}, ["profiles:", "'fast'", "available: default"]),

@@ -31,7 +31,10 @@ BAD = [
     (["seqgan_tradeoff", "--set", "sampler=cmaes"], "sampler: 'cmaes'"),
     (["seqgan_tradeoff", "--name", "../evil"], "--name: '../evil'"),
     (["seqgan_tradeoff", "--resume"], "--resume: no run of 'seqgan_tradeoff'"),
-    (["seqgan_tradeoff", "--set", 'data.source="/no/such/faces.txt"'], "/no/such/faces.txt: cannot read"),
+    (
+        ["seqgan_tradeoff", "--set", 'data.source="/no/such/faces.txt"'],
+        "/no/such/faces.txt: cannot read",
+    ),
     (["seqgan_tradeoff", "--set", "data.size=5000"], "data.size: 5000"),
 ]
 
@@ -79,9 +82,20 @@ def test_real_process_help_list_and_error():
     run = [sys.executable, "-m", "raygan.study"]
     helped = subprocess.run(run + ["--help"], capture_output=True, text=True, timeout=60)
     assert helped.returncode == 0
-    for flag in ("--profile", "--num-samples", "--max-concurrent", "--cpus-per-trial",
-                 "--gpus-per-trial", "--address", "--storage", "--name", "--resume", "--seed",
-                 "--set", "--list"):
+    for flag in (
+        "--profile",
+        "--num-samples",
+        "--max-concurrent",
+        "--cpus-per-trial",
+        "--gpus-per-trial",
+        "--address",
+        "--storage",
+        "--name",
+        "--resume",
+        "--seed",
+        "--set",
+        "--list",
+    ):
         assert flag in helped.stdout
     listed = subprocess.run(run + ["--list"], capture_output=True, text=True, timeout=60)
     assert listed.returncode == 0 and "seqgan_tradeoff" in listed.stdout

@@ -1,0 +1,212 @@
+"""raygan.report on a run directory built by hand (no Ray): files, PNGs, page, CLI errors."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from raygan.experiments import get_experiment
+from raygan.report import PAPER, load_run, main, plot_param, write_report
+from raygan.results import history_schema, pareto_mask, trial_schema
+from raygan.spec import dump_toml, load_spec
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# trial_index -> (status, validity, memorization); the front is 0 and 1: 2 is dominated by
+# 1, and 4 would dominate everything but was stopped, so it is neither plotted nor on it
+TRIALS = {
+    0: ("completed", 0.2, 0.0),
+    1: ("completed", 0.6, 0.1),
+    2: ("completed", 0.3, 0.2),
+    3: ("failed", None, None),
+    4: ("stopped", 0.9, 0.05),
+}
+CREATED = "2026-01-02T03:04:05+00:00"
+
+
+def _param_value(param, i: int):
+    if param.type == "int":
+        return param.low + i % (param.high - param.low + 1)
+    if param.type == "categorical":
+        return param.choices[i % len(param.choices)]
+    return param.low + (param.high - param.low) * i / 4
+
+
+def make_run(root: Path, *, study: str = "seqgan_tradeoff", document: dict | None = None) -> Path:
+    """A run directory like the engine leaves: study.toml, run.json, trials and history."""
+    document = document or load_spec("seqgan_tradeoff", profile="smoke").document
+    run_dir = root / "run1"
+    run_dir.mkdir()
+    (run_dir / "study.toml").write_text(dump_toml(document), encoding="utf-8")
+    meta = {"study": study, "profile": "smoke", "run": "run1", "raygan_version": "0.1.0"}
+    (run_dir / "run.json").write_text(json.dumps({**meta, "created": CREATED}), encoding="utf-8")
+    spec = load_spec(run_dir / "study.toml")
+    metrics = get_experiment(spec.experiment).metrics
+    identity = {"study": study, "run": "run1"}
+    trials, history = [], []
+    for i, (status, validity, memorization) in TRIALS.items():
+        ident = {**identity, "trial_id": f"t{i}", "trial_index": i}
+        params = {f"param_{p.name}": _param_value(p, i) for p in spec.search}
+        trials.append(
+            {**ident, "status": status, "seed": 1000 + i, **params, "raygan_version": "0.1.0"}
+            | {"validity": validity, "memorization": memorization}
+        )
+        for step in range(3 if status != "failed" else 1):
+            scale = (step + 1) / 3
+            v = None if validity is None else validity * scale
+            m = None if memorization is None else memorization * scale
+            history.append({**ident, "step": step, "validity": v, "memorization": m})
+    # the front as the engine computes it: completed trials only, over the study's objectives
+    done = [t for t in trials if t["status"] == "completed"]
+    values = np.array([[t[o.metric] for o in spec.objectives] for t in done], dtype=float)
+    values = values.reshape(len(done), len(spec.objectives))  # (0, k) when none completed
+    mask = pareto_mask(values, [o.mode for o in spec.objectives])
+    for t in trials:
+        t["pareto"] = False
+    for t, front in zip(done, mask, strict=True):
+        t["pareto"] = bool(front)
+    pq.write_table(
+        pa.Table.from_pylist(trials, schema=trial_schema(spec, metrics)), run_dir / "trials.parquet"
+    )
+    pq.write_table(
+        pa.Table.from_pylist(history, schema=history_schema(spec, metrics)),
+        run_dir / "history.parquet",
+    )
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> tuple[Path, str]:
+    """One run directory and its report, shared: drawing the figures is the slow part."""
+    run_dir = make_run(tmp_path_factory.mktemp("report"))
+    path = write_report(run_dir)
+    assert path == run_dir / "report.html"
+    return run_dir, path.read_text(encoding="utf-8")
+
+
+def _section(page: str, heading: str) -> str:
+    start = page.index(f"<h2>{heading}")
+    end = page.find("<h2>", start + 1)
+    return page[start : end if end > 0 else None]
+
+
+FIGURES = ["pareto.png", "objective_vs_duplication.png", "objective_vs_rounds.png", "history.png"]
+
+
+def test_writes_valid_pngs(report):
+    run_dir, _ = report
+    for name in FIGURES:
+        data = (run_dir / name).read_bytes()
+        assert data.startswith(PNG_MAGIC), name
+        assert len(data) > 10_000, name  # a drawn figure, not an empty canvas
+
+
+def test_page_embeds_every_png_and_is_self_contained(report):
+    run_dir, page = report
+    for name in FIGURES:
+        encoded = base64.b64encode((run_dir / name).read_bytes()).decode("ascii")
+        assert f'src="data:image/png;base64,{encoded}"' in page, name
+    assert "http://" not in page and "https://" not in page
+    # nothing the browser would fetch: every src is inline, no links, no scripts
+    assert re.findall(r'src="(?!data:)', page) == []
+    assert "href=" not in page and "<script" not in page and "<link" not in page
+
+
+def test_front_table_lists_the_front_best_first(report):
+    _, page = report
+    table = _section(page, "Pareto front (")
+    assert "<h2>Pareto front (2 trials)</h2>" in page
+    assert re.findall(r"<tr><td>(\d+)</td>", table) == ["1", "0"]  # validity max: 0.6 first
+    for header in ("validity (max)", "memorization (min)", "duplication", "rounds", "seed"):
+        assert f"<th>{header}</th>" in table
+    assert "<td>1001</td>" in table and "<td>1000</td>" in table  # seeds
+    assert "<td>1002</td>" not in table and "<td>1004</td>" not in table
+
+
+def test_summary_header(report):
+    _, page = report
+    for fact in (
+        "<dt>study</dt><dd>seqgan_tradeoff</dd>",
+        "<dt>profile</dt><dd>smoke</dd>",
+        "<dt>run</dt><dd>run1</dd>",
+        "<dt>trials</dt><dd>5: 3 completed, 1 failed, 1 stopped</dd>",
+        "<dt>raygan version</dt><dd>0.1.0</dd>",
+        "<dt>date</dt><dd>2026-01-02 03:04:05 UTC</dd>",
+    ):
+        assert fact in page
+    # failed and stopped trials are counted in the Pareto caption, not plotted
+    assert "Not plotted: 2 trials (1 failed, 1 stopped)" in page
+
+
+def test_paper_overlay_on_duplication_only(report, tmp_path):
+    run_dir, page = report
+    assert "paper (DATA 2021)" in _section(page, "objectives vs duplication")
+    assert "paper (DATA 2021)" not in _section(page, "objectives vs rounds")
+    run = load_run(run_dir)
+    by_name = {p.name: p for p in run.spec.search}
+    duplication = plot_param(run, by_name["duplication"], tmp_path)
+    assert PAPER["label"] in duplication.legend
+    assert "validity: paper (DATA 2021) at N=1: 0.00, N=10: 0.70" in duplication.caption
+    assert "figure 6 gives only the rising trend" in duplication.caption  # no invented numbers
+
+
+def test_no_paper_overlay_for_another_study(tmp_path):
+    run = load_run(make_run(tmp_path, study="my_study"))
+    by_name = {p.name: p for p in run.spec.search}
+    plot = plot_param(run, by_name["duplication"], tmp_path)
+    assert PAPER["label"] not in plot.legend and "paper" not in plot.caption
+
+
+def test_cli_out_dir_same_bytes(report, tmp_path, capsys):
+    run_dir, _ = report
+    before = sorted(p.name for p in run_dir.iterdir())
+    assert main([str(run_dir), "--out", str(tmp_path / "out")]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "out" / "report.html")
+    assert sorted(p.name for p in run_dir.iterdir()) == before  # --out: run dir untouched
+    for name in ["report.html", *FIGURES]:  # deterministic: same run, same bytes
+        assert (tmp_path / "out" / name).read_bytes() == (run_dir / name).read_bytes(), name
+
+
+def test_single_objective_logfloat_and_categorical_params(tmp_path):
+    document = load_spec("seqgan_tradeoff", profile="smoke").document
+    document["objectives"] = {"validity": "max"}
+    document["search"] = {
+        "g_lr": {"type": "logfloat", "low": 1e-3, "high": 3e-2},
+        "temperature": {"type": "categorical", "choices": [0.5, 1.0, 1.5]},
+    }
+    run_dir = make_run(tmp_path, document=document)
+    page = write_report(run_dir).read_text(encoding="utf-8")
+    for name in ("pareto.png", "objective_vs_g_lr.png", "objective_vs_temperature.png"):
+        assert (run_dir / name).read_bytes().startswith(PNG_MAGIC)
+    # one objective: the front is the best completed trial
+    assert re.findall(r"<tr><td>(\d+)</td>", _section(page, "Pareto front (")) == ["1"]
+
+
+@pytest.mark.parametrize("case", ["missing", "no_trials"])
+def test_cli_errors_exit_2_with_one_line(case, tmp_path, capsys):
+    target = tmp_path / "nope" if case == "missing" else tmp_path
+    assert main([str(target)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in err[0]
+    expected = "no such run directory" if case == "missing" else "no trials.parquet"
+    assert err[0].startswith("raygan.report: error: ") and expected in err[0]
+
+
+def test_module_entry_point_exit_2(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "raygan.report", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith("raygan.report: error: ")
+    assert "Traceback" not in done.stderr

@@ -74,7 +74,7 @@ class StudyOutcome:
 
 
 # ---- the trainable: runs on a Ray worker ----------------------------------------------
-def _train(
+def raygan_trial(
     config: dict, *, spec: StudySpec, experiment_path: str, cpus: float, gpus: float
 ) -> None:
     # Ray's per-checkpoint INFO lines would drown the progress table.
@@ -452,7 +452,7 @@ def run_study(
             store.write_text("run.json", json.dumps(meta, indent=2) + "\n")
         trainable = tune.with_resources(
             tune.with_parameters(
-                _train,
+                raygan_trial,
                 spec=spec,
                 experiment_path=experiment_path(spec.experiment),
                 cpus=cpus,

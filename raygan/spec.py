@@ -176,11 +176,14 @@ def _plain(value: Any) -> Any:
 
 
 def default_studies_dir() -> Path:
-    """$RAYGAN_STUDIES if set, else the studies/ folder at the repository root."""
+    """$RAYGAN_STUDIES if set; else the studies/ folder of the source tree raygan runs from
+    (an editable install or a checkout); else ./studies (a non-editable install, run from
+    a checkout or a folder that holds the study files)."""
     env = os.environ.get("RAYGAN_STUDIES")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "studies"
+    source = Path(__file__).resolve().parent.parent / "studies"
+    return source if source.is_dir() else Path("studies").absolute()
 
 
 def _available(studies_dir: Path) -> list[str]:

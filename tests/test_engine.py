@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import optuna
 import pandas as pd
@@ -84,6 +87,7 @@ def test_seqgan_smoke_study_end_to_end(ray_session, tmp_path):
     assert states == [optuna.trial.TrialState.COMPLETE] * 4
     assert sum(line.startswith("[raygan] trial ") for line in lines) == 4
     assert "Pareto front" in out.summary and out.completed == 4
+    assert (run / "report.html").is_file() and f"report: {run / 'report.html'}" in out.summary
 
 
 def test_failed_trials_are_rows_and_optuna_fails(ray_session, faulty_study, tmp_path):
@@ -141,3 +145,38 @@ def test_existing_run_is_never_overwritten(ray_session, faulty_study, tmp_path):
     with pytest.raises(StudyError, match="already exists; add --resume"):
         run_study(spec, storage=str(tmp_path), name="r1", verbose=0, echo=lambda s: None)
     assert (tmp_path / "r1" / "trials.parquet").read_bytes() == before
+
+
+def test_uri_storage_tensorboard_and_optuna_dashboard_view(ray_session, faulty_study, tmp_path):
+    spec = load_spec(faulty_study, overrides=["budget.num_samples=3"])
+    out = run_study(spec, storage=tmp_path.as_uri(), name="u1", verbose=0, echo=lambda s: None)
+    run = tmp_path / "u1"
+    assert out.location.startswith("file://")
+    for name in (
+        "trials.parquet",
+        "history.parquet",
+        "pareto.parquet",
+        "study.toml",
+        "run.json",
+        "optuna.journal",
+        "report.html",
+    ):
+        assert (run / name).is_file(), name
+    assert len(pd.read_parquet(run / "trials.parquet")) == 3
+    # TensorBoard: Tune writes one event file per trial (tensorboardX comes with ray[tune])
+    assert len(list((run / "tune").rglob("events.out.tfevents*"))) == 3
+    # optuna-dashboard opens the journal file: a fresh process must see every trial
+    code = (
+        "import optuna, sys\n"
+        "from optuna.storages import JournalStorage\n"
+        "from optuna.storages.journal import JournalFileBackend\n"
+        "s = optuna.load_study(study_name='u1', storage=JournalStorage(JournalFileBackend(sys.argv[1])))\n"
+        "print(len(s.trials), sorted({t.state.name for t in s.trials}), [d.name for d in s.directions])\n"
+    )
+    seen = subprocess.run(
+        [sys.executable, "-c", code, str(run / "optuna.journal")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert seen.stdout.strip() == "3 ['COMPLETE'] ['MAXIMIZE', 'MINIMIZE']", seen.stderr

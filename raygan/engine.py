@@ -40,6 +40,8 @@ from raygan.experiments.base import TrialDiverged
 from raygan.results import (
     RunStore,
     StudyTables,
+    baseline_schema,
+    format_baselines,
     format_summary,
     history_schema,
     pareto_mask,
@@ -219,12 +221,14 @@ class Recorder(tune.Callback):
         *,
         run: str,
         metric_names,
+        matrix_names=(),
         cpus: float,
         gpus: float,
         echo=print,
     ):
         self.spec, self.store, self.run = spec, store, run
         self.metric_names = list(metric_names)
+        self.matrix_names = list(matrix_names)
         self.cpus, self.gpus, self.echo = cpus, gpus, echo
         self.history: dict[str, list[dict]] = {}
         self.front_points: list[list[float]] = []
@@ -232,6 +236,9 @@ class Recorder(tune.Callback):
     @property
     def objectives(self) -> list[str]:
         return [o.metric for o in self.spec.objectives]
+
+    def _trial_schema(self):
+        return trial_schema(self.spec, self.metric_names, self.matrix_names)
 
     def _base_row(self, trial) -> dict:
         config = trial.config
@@ -271,9 +278,7 @@ class Recorder(tune.Callback):
         self.store.write_part("history", trial.trial_id, rows, schema)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
-        existing = self.store.read_part(
-            "trial", trial.trial_id, trial_schema(self.spec, self.metric_names)
-        )
+        existing = self.store.read_part("trial", trial.trial_id, self._trial_schema())
         if existing and existing[0]["status"] == "completed":
             return  # recorded before an interruption; Tune only re-confirmed it
         last = trial.last_result or {}
@@ -285,7 +290,7 @@ class Recorder(tune.Callback):
             steps=done,
             num_steps=total,
             **_where_and_when(last),
-            **{m: last.get(m) for m in self.metric_names},
+            **{m: last.get(m) for m in self.metric_names + self.matrix_names},
         )
         self._write(row)
 
@@ -302,9 +307,7 @@ class Recorder(tune.Callback):
         self._write(row)
 
     def _write(self, row: dict) -> None:
-        self.store.write_part(
-            "trial", row["trial_id"], [row], trial_schema(self.spec, self.metric_names)
-        )
+        self.store.write_part("trial", row["trial_id"], [row], self._trial_schema())
         objectives = self.objectives
         if row["status"] == "completed":
             self.front_points.append([row[m] for m in objectives])
@@ -438,7 +441,8 @@ def run_study(
         started_ray = True
     try:
         cpus, gpus = _resources(spec, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial)
-        metric_names = list(get_experiment(spec.experiment).metrics)
+        cls = get_experiment(spec.experiment)
+        metric_names, matrix_names = list(cls.metrics), list(cls.matrix_metrics)
         store.makedirs()
         if not resume:
             store.write_text("study.toml", dump_toml(spec.document))
@@ -463,8 +467,16 @@ def run_study(
         # Trials show as '<study>_<id>' in Tune's table and logs, not '_train_<id>'.
         tune.register_trainable(spec.name, trainable)
         callback = Recorder(
-            spec, store, run=name, metric_names=metric_names, cpus=cpus, gpus=gpus, echo=echo
+            spec,
+            store,
+            run=name,
+            metric_names=metric_names,
+            matrix_names=matrix_names,
+            cpus=cpus,
+            gpus=gpus,
+            echo=echo,
         )
+        baselines = _baselines(cls, spec, store, run=name, cpus=cpus, echo=echo)
         tune_path = f"{store.location}/{TUNE_DIR}"  # a local path or a URI: Tune takes both
         journal = _local_journal(store)
         start = time.perf_counter()
@@ -498,8 +510,10 @@ def run_study(
         _close_orphans(journal, study_name=name)
         if store.local_path is None:  # keep the run's Optuna study with its results
             store.write_text("optuna.journal", journal.read_text(encoding="utf-8"))
-        tables = store.consolidate(spec, metric_names, run=name)
+        tables = store.consolidate(spec, metric_names, run=name, matrix_names=matrix_names)
         summary = format_summary(tables, spec, location=store.location, wall_s=wall)
+        if baselines is not None and baselines.num_rows:
+            summary += "\n" + format_baselines(baselines, spec)
         summary += f"\nreport: {_write_report(store, journal)}"
         return StudyOutcome(name=name, location=store.location, tables=tables, summary=summary)
     finally:
@@ -517,6 +531,25 @@ def _close_orphans(journal: Path, *, study_name: str) -> None:
     study = optuna.load_study(study_name=study_name, storage=storage)
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+
+
+def _baselines(cls, spec: StudySpec, store: RunStore, *, run: str, cpus: float, echo):
+    """The experiment's generator-free reference scores, once per study (kept on resume)."""
+    schema = baseline_schema(list(cls.metrics), list(cls.matrix_metrics))
+    saved = store.read_table("baselines.parquet", schema)
+    if saved is not None:
+        return saved
+    set_threads(cpus)
+    start = time.perf_counter()
+    rows = cls.baselines(spec.trial_config({}), dict(spec.data), seed=spec.seed)
+    if not rows:
+        return None
+    rows = [{"study": spec.name, "run": run, **row} for row in rows]
+    store.write_table("baselines.parquet", rows, schema)
+    echo(
+        f"[raygan] baselines ({', '.join(r['baseline'] for r in rows)}) in {time.perf_counter() - start:.0f} s"
+    )
+    return store.read_table("baselines.parquet", schema)
 
 
 def _write_report(store: RunStore, journal: Path) -> Path:

@@ -80,7 +80,13 @@ def _schema(head: list, metric_names: Sequence[str], tail: list) -> pa.Schema:
     return pa.schema(fields)
 
 
-def trial_schema(spec: StudySpec, metric_names: Sequence[str]) -> pa.Schema:
+# A matrix metric (a confusion matrix, say) is a list of rows of numbers.
+MATRIX = pa.list_(pa.list_(pa.float64()))
+
+
+def trial_schema(
+    spec: StudySpec, metric_names: Sequence[str], matrix_names: Sequence[str] = ()
+) -> pa.Schema:
     """One row per trial: identity, params, metrics (null when failed), run facts, pareto."""
     head = [*IDENTITY, ("status", pa.string()), ("error", pa.string()), ("seed", pa.int64())]
     head += [(f"param_{p.name}", _param_type(p)) for p in spec.search]
@@ -99,7 +105,13 @@ def trial_schema(spec: StudySpec, metric_names: Sequence[str]) -> pa.Schema:
         ("finished_at", pa.timestamp("us", tz="UTC")),
         ("pareto", pa.bool_()),
     ]
-    return _schema(head, metric_names, tail)
+    return _schema(head, metric_names, [(m, MATRIX) for m in matrix_names] + tail)
+
+
+def baseline_schema(metric_names: Sequence[str], matrix_names: Sequence[str] = ()) -> pa.Schema:
+    """One row per baseline an experiment computes once per study (no generator involved)."""
+    head = [("study", pa.string()), ("run", pa.string()), ("baseline", pa.string())]
+    return _schema(head, metric_names, [(m, MATRIX) for m in matrix_names])
 
 
 def history_schema(spec: StudySpec, metric_names: Sequence[str]) -> pa.Schema:
@@ -315,7 +327,22 @@ class RunStore:
         tables = [self._read_table(p, schema) for p in paths]
         return pa.concat_tables(tables) if tables else schema.empty_table()
 
-    def consolidate(self, spec: StudySpec, metric_names: Sequence[str], *, run: str) -> StudyTables:
+    def write_table(self, relpath: str, rows: list[dict], schema: pa.Schema) -> None:
+        """A small whole table (baselines.parquet), written atomically."""
+        self._write_table(self._path(relpath), pa.Table.from_pylist(rows, schema=schema))
+
+    def read_table(self, relpath: str, schema: pa.Schema) -> pa.Table | None:
+        path = self._path(relpath)
+        return self._read_table(path, schema) if self._is_file(path) else None
+
+    def consolidate(
+        self,
+        spec: StudySpec,
+        metric_names: Sequence[str],
+        *,
+        run: str,
+        matrix_names: Sequence[str] = (),
+    ) -> StudyTables:
         """Parts of run `run` -> trials, history and pareto tables, written and returned.
 
         Rows of another run that wrote into this directory stay in parts/ but are left out.
@@ -323,7 +350,7 @@ class RunStore:
         missing = [o.metric for o in spec.objectives if o.metric not in metric_names]
         if missing:
             raise ValueError(f"objectives {missing} are not among the metrics {list(metric_names)}")
-        trials = self.read_parts("trial", trial_schema(spec, metric_names))
+        trials = self.read_parts("trial", trial_schema(spec, metric_names, matrix_names))
         trials = trials.filter(pc.equal(trials["run"], run))
         # The same trial twice (a part copied in, a retry under a new file): keep the last one
         # to finish; a row without finished_at counts as the oldest, the later file wins a tie.
@@ -424,4 +451,31 @@ def format_summary(
         lines.append(f"... {len(failed) - 5} more")
 
     lines.append(f"results: {location.rstrip('/')}/{', '.join(RESULT_FILES)}")
+    return "\n".join(lines)
+
+
+def format_baselines(table: pa.Table, spec: StudySpec, *, max_columns: int = 6) -> str:
+    """The baselines as a small aligned table: objectives first, then other scalar metrics
+    any baseline has, at most `max_columns` of them."""
+    rows = table.to_pylist()
+    objectives = [o.metric for o in spec.objectives]
+    skip = {"study", "run", "baseline"}
+    scalars = [
+        f.name
+        for f in table.schema
+        if f.name not in skip
+        and f.type == pa.float64()
+        and any(r[f.name] is not None for r in rows)
+    ]
+    columns = (
+        [m for m in objectives if m in scalars] + [m for m in scalars if m not in objectives]
+    )[:max_columns]
+    width = max(len("baseline"), *(len(r["baseline"]) for r in rows))
+    lines = [
+        "baselines (no generator):",
+        "  " + "baseline".ljust(width) + "".join(f"  {c:>16}" for c in columns),
+    ]
+    for r in rows:
+        cells = "".join(f"  {'-' if r[c] is None else f'{r[c]:.3f}':>16}" for c in columns)
+        lines.append("  " + r["baseline"].ljust(width) + cells)
     return "\n".join(lines)

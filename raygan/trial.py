@@ -34,7 +34,8 @@ def make_experiment(spec: StudySpec, params: dict, *, seed: int, device: str = "
 
 
 def check_finite(metrics: dict[str, float], *, step: int) -> None:
-    bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+    # matrix metrics (lists) are stored, never scored: only scalars need to be finite
+    bad = [k for k, v in metrics.items() if isinstance(v, int | float) and not math.isfinite(v)]
     if bad:
         raise TrialDiverged(
             f"step {step}: non-finite {', '.join(f'{k}={metrics[k]}' for k in bad)}"

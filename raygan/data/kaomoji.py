@@ -17,12 +17,10 @@ from pathlib import Path
 
 import torch
 
+from raygan.data import DataError  # defined there so digits.py needn't import torch
+
 PAD, BOS, EOS = 0, 1, 2  # special token ids; characters start at 3
 SPECIALS = ("<pad>", "<bos>", "<eos>")
-
-
-class DataError(ValueError):
-    """Bad data input: one line naming the file (and line) and the rule."""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from raygan.experiments.base import Experiment
 
 REGISTRY: dict[str, str] = {
     "seqgan": "raygan.experiments.seqgan:SeqGANExperiment",
+    "augment": "raygan.experiments.augment:AugmentExperiment",
 }
 
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")

@@ -97,6 +97,9 @@ class Experiment:
     Config: ClassVar[type]  # dataclass of training settings (``fixed`` + ``search``)
     Data: ClassVar[type]  # dataclass of data settings (``[data]`` of a study file)
     metrics: ClassVar[tuple[str, ...]]  # names ``step`` reports; objectives pick from these
+    # Non-scalar results ``step`` may also report (e.g. a confusion matrix as a list of
+    # rows): stored in trials.parquet, never objectives.
+    matrix_metrics: ClassVar[tuple[str, ...]] = ()
 
     num_steps: int  # how many times the engine calls step(); known after setup()
     steps_done: int  # steps already taken (restored by load())
@@ -107,6 +110,12 @@ class Experiment:
         ValueError (one line, naming the field or file) on bad input."""
         build_config(cls.Config, config, where="fixed")
         build_config(cls.Data, data, where="data")
+
+    @classmethod
+    def baselines(cls, config: dict, data: dict, *, seed: int) -> list[dict]:
+        """Reference scores that need no generator (e.g. a classifier on the raw data),
+        computed once per study on the driver: [{"baseline": name, metric: value, ...}]."""
+        return []
 
     def setup(self, config: dict, data: dict, *, seed: int, device: str = "cpu") -> None:
         raise NotImplementedError

@@ -229,7 +229,10 @@ class Recorder(tune.Callback):
         self.spec, self.store, self.run = spec, store, run
         self.metric_names = list(metric_names)
         self.matrix_names = list(matrix_names)
-        self.cpus, self.gpus, self.echo = cpus, gpus, echo
+        self.cpus, self.gpus = cpus, gpus
+        # Ray swaps builtins.print for its own at times, and Tune pickles this callback with
+        # the run: keep no reference to print itself, look it up when writing.
+        self.echo = None if echo is print else echo
         self.history: dict[str, list[dict]] = {}
         self.front_points: list[list[float]] = []
 
@@ -317,7 +320,9 @@ class Recorder(tune.Callback):
             what = f"failed: {row['error']}"
         else:
             what = row["status"] + ": " + ", ".join(f"{m}={row[m]:.3f}" for m in objectives)
-        self.echo(f"[raygan] trial {row['trial_index']} {what}; Pareto front: {front} trials")
+        (self.echo or print)(
+            f"[raygan] trial {row['trial_index']} {what}; Pareto front: {front} trials"
+        )
 
 
 def _where_and_when(last: dict) -> dict:

@@ -21,6 +21,8 @@ from raygan.experiments.base import Experiment
 REGISTRY: dict[str, str] = {
     "seqgan": "raygan.experiments.seqgan:SeqGANExperiment",
     "augment": "raygan.experiments.augment:AugmentExperiment",
+    "vae_augment": "raygan.experiments.vae:VAEAugmentExperiment",
+    "cluster_gan": "raygan.experiments.cluster_gan:ClusterGANExperiment",
 }
 
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")

@@ -154,8 +154,8 @@ class AugmentExperiment(Experiment):
         self.split = split = _split(build_config(AugmentData, data, where="data"))
         self.device = torch.device(device)
         self.seed = seed
-        self.x = torch.as_tensor(split.x_train, device=self.device)  # (n, 1, H, W)
-        self.y = torch.as_tensor(split.y_train, device=self.device)  # (n,)
+        self.x = torch.tensor(split.x_train, device=self.device)  # (n, 1, H, W)
+        self.y = torch.tensor(split.y_train, device=self.device)  # (n,)
         size = split.x_train.shape[-1]
         torch.manual_seed(seed)
         kw = dict(num_classes=split.num_classes, image_size=size, arch=cfg.arch, hidden=cfg.hidden)

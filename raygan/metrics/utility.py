@@ -67,13 +67,14 @@ class ClassifierSettings:
 
 def _images(x) -> torch.Tensor:
     """numpy or torch, (n, H, W) or (n, 1, H, W) -> float32 CPU tensor (n, 1, H, W)."""
-    x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+    # a copy: cached data sets are read-only numpy arrays, which torch will not wrap quietly
+    x = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.array(x, dtype=np.float32))
     x = x.detach().cpu().float()
     return x.unsqueeze(1) if x.dim() == 3 else x
 
 
 def _labels(y) -> torch.Tensor:
-    y = y.detach().cpu() if isinstance(y, torch.Tensor) else torch.as_tensor(np.asarray(y))
+    y = y.detach().cpu() if isinstance(y, torch.Tensor) else torch.from_numpy(np.array(y))
     return y.long()
 
 

@@ -18,7 +18,7 @@ def one_error_line(capsys) -> str:
 
 
 BAD = [
-    (["nope"], "unknown study 'nope'; available: seqgan_tradeoff"),
+    (["nope"], "unknown study 'nope'; available: augment_imbalanced"),
     (["seqgan_tradeoff", "--profile", "huge"], "profile 'huge'"),
     (["seqgan_tradeoff", "--set", "fixed.nope=1"], "fixed.nope"),
     (["seqgan_tradeoff", "--set", "fixed.mle_epochs=[1"], "cannot parse"),

@@ -25,17 +25,7 @@ from raygan.data.digits import load_split
 from raygan.experiments.base import Experiment, build_config, require_finite, setting
 from raygan.metrics.memorization import memorization_metrics
 from raygan.metrics.utility import ClassifierSettings, classic_augment, smote, utility_scores
-from raygan.models.cgan import (
-    Critic,
-    DirectedNoise,
-    Generator,
-    d_loss_bce,
-    d_loss_wgan,
-    g_loss_bce,
-    g_loss_wgan,
-    gradient_penalty,
-    sample,
-)
+from raygan.models.cgan import ConditionalGAN, DirectedNoise
 
 
 @dataclass
@@ -156,14 +146,20 @@ class AugmentExperiment(Experiment):
         self.seed = seed
         self.x = torch.tensor(split.x_train, device=self.device)  # (n, 1, H, W)
         self.y = torch.tensor(split.y_train, device=self.device)  # (n,)
-        size = split.x_train.shape[-1]
-        torch.manual_seed(seed)
-        kw = dict(num_classes=split.num_classes, image_size=size, arch=cfg.arch, hidden=cfg.hidden)
-        self.gen = Generator(noise_dim=cfg.noise_dim, **kw).to(self.device)
-        self.critic = Critic(**kw).to(self.device)
-        betas = (cfg.beta1, cfg.beta2)
-        self.g_opt = torch.optim.Adam(self.gen.parameters(), lr=cfg.lr, betas=betas)
-        self.c_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr, betas=betas)
+        torch.manual_seed(seed)  # weight init
+        self.gan = ConditionalGAN(
+            num_classes=split.num_classes,
+            image_size=split.x_train.shape[-1],
+            arch=cfg.arch,
+            loss=cfg.loss,
+            noise_dim=cfg.noise_dim,
+            hidden=cfg.hidden,
+            lr=cfg.lr,
+            betas=(cfg.beta1, cfg.beta2),
+            gp_lambda=cfg.gp_lambda,
+            n_critic=cfg.n_critic,
+            device=self.device,
+        )
         self.noise = (
             DirectedNoise.fit(self.x, self.y, components=cfg.noise_components)
             if cfg.directed_noise > 0
@@ -181,7 +177,15 @@ class AugmentExperiment(Experiment):
         first = self.steps_done * per_round
         d_loss = g_loss = 0.0
         for _ in range(first, min(first + per_round, cfg.epochs)):
-            d_loss, g_loss = self._epoch()
+            d_loss, g_loss = self.gan.train_epoch(
+                self.x,
+                self.y,
+                batch_size=cfg.batch_size,
+                rng=self.rng,
+                noise=self.noise,
+                noise_scale=cfg.directed_noise,
+                check=require_finite,
+            )
         self.steps_done += 1
         return {
             "round": float(self.steps_done - 1),
@@ -211,10 +215,7 @@ class AugmentExperiment(Experiment):
 
     def save(self, path: str) -> None:
         state = {
-            "gen": self.gen.state_dict(),
-            "critic": self.critic.state_dict(),
-            "g_opt": self.g_opt.state_dict(),
-            "c_opt": self.c_opt.state_dict(),
+            **self.gan.state_dict(),
             "rng": self.rng.get_state(),
             "steps_done": self.steps_done,
         }
@@ -222,62 +223,15 @@ class AugmentExperiment(Experiment):
 
     def load(self, path: str) -> None:
         state = torch.load(Path(path) / "augment.pt", map_location=self.device, weights_only=True)
-        self.gen.load_state_dict(state["gen"])
-        self.critic.load_state_dict(state["critic"])
-        self.g_opt.load_state_dict(state["g_opt"])
-        self.c_opt.load_state_dict(state["c_opt"])
-        self.rng.set_state(state["rng"].cpu() if self.device.type == "cpu" else state["rng"])
+        self.gan.load_state_dict(state)
+        self.rng.set_state(state["rng"].cpu())
         self.steps_done = state["steps_done"]
-
-    # ---- training --------------------------------------------------------------------
-    def _epoch(self) -> tuple[float, float]:
-        """One pass over the training set: n_critic critic updates per generator update."""
-        cfg = self.cfg
-        order = torch.randperm(len(self.x), generator=self.rng, device=self.device)
-        batches = order.split(cfg.batch_size)
-        d_loss = g_loss = torch.zeros(())
-        for i, idx in enumerate(batches):
-            real, labels = self.x[idx], self.y[idx]
-            if self.noise is not None:  # the paper adds it to the training samples, each time
-                real = self.noise.apply(real, labels, scale=cfg.directed_noise, generator=self.rng)
-            fake = self.gen(self._z(len(idx)), labels)
-            real_scores, fake_scores = self.critic(real, labels), self.critic(fake.detach(), labels)
-            if cfg.loss == "bce":
-                d_loss = d_loss_bce(real_scores, fake_scores)
-            else:
-                penalty = gradient_penalty(
-                    self.critic, real, fake.detach(), labels, generator=self.rng
-                )
-                d_loss = d_loss_wgan(real_scores, fake_scores) + cfg.gp_lambda * penalty
-            require_finite("critic loss", d_loss.item())
-            self.c_opt.zero_grad()
-            d_loss.backward()
-            self.c_opt.step()
-            if (i + 1) % cfg.n_critic:
-                continue
-            fake_scores = self.critic(self.gen(self._z(len(idx)), labels), labels)
-            g_loss = g_loss_bce(fake_scores) if cfg.loss == "bce" else g_loss_wgan(fake_scores)
-            require_finite("generator loss", g_loss.item())
-            self.g_opt.zero_grad()
-            g_loss.backward()
-            self.g_opt.step()
-        return d_loss.item(), g_loss.item()
-
-    def _z(self, n: int) -> torch.Tensor:
-        return torch.randn(n, self.cfg.noise_dim, generator=self.rng, device=self.device)
 
     def _generate(self, labels: np.ndarray) -> np.ndarray:
         """Images (n, 1, H, W) in [0, 1] for the given labels, as numpy on the CPU."""
         if len(labels) == 0:
             return np.zeros((0, *self.split.x_train.shape[1:]), dtype=np.float32)
-        self.gen.eval()
-        out = sample(
-            self.gen,
-            torch.as_tensor(labels, device=self.device),
-            noise_dim=self.cfg.noise_dim,
-            rng=self.rng,
-        )
-        self.gen.train()
+        out = self.gan.generate(torch.as_tensor(labels, device=self.device), rng=self.rng)
         return out.cpu().numpy()
 
 

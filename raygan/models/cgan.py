@@ -17,12 +17,15 @@ it by its coefficient (cGAN paper: 5, Gulrajani et al.: 10).
 
 DirectedNoise is the cGAN paper's "directed" noise: per-class PCA of the training images,
 then noise along each class's principal components, added to the real samples in training.
-Training loops live in the experiment (raygan.experiments.augment), not here.
+ConditionalGAN holds both networks and their optimisers and runs the one training loop
+every conditional-GAN experiment shares (augment, cluster_gan); the experiments own the
+data, the checkpoints and the metrics.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn
@@ -308,3 +311,122 @@ class DirectedNoise:
         w = r * self.weights[labels].to(x.dtype)  # (B, K)
         delta = torch.einsum("bk,bkd->bd", w, self.components[labels].to(x.dtype))  # (B, D)
         return (x + delta.view_as(x)).clamp(0, 1)
+
+
+# ---- the training loop -----------------------------------------------------------------
+
+LOSSES = ("bce", "wgan-gp")
+
+
+class ConditionalGAN:
+    """Generator, critic and their Adam optimisers, trained together: the one conditional-GAN
+    training loop every study shares. Torch only: no I/O, no Ray. The caller owns the data,
+    the random generator (every draw after weight init goes through it, so a resumed run
+    continues identically) and what a non-finite loss means (``check``).
+
+    ``n_critic`` critic updates per generator update, counted over the whole training, not
+    per epoch: on small data an epoch can have fewer batches than ``n_critic``, and a
+    per-epoch count would then never update the generator. The count is part of the state.
+    Weights are initialised from torch's global generator: seed it first.
+    """
+
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        image_size: int,
+        arch: str = "mlp",
+        loss: str = "wgan-gp",
+        noise_dim: int = 64,
+        hidden: int = 256,
+        lr: float = 2e-4,
+        betas: tuple[float, float] = (0.5, 0.9),
+        gp_lambda: float = 5.0,
+        n_critic: int = 5,
+        device: str | torch.device = "cpu",
+    ):
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        if n_critic < 1 or gp_lambda < 0 or lr <= 0:
+            raise ValueError(
+                f"need n_critic >= 1, gp_lambda >= 0, lr > 0; got {n_critic}, {gp_lambda}, {lr}"
+            )
+        self.loss, self.gp_lambda, self.n_critic = loss, gp_lambda, n_critic
+        self.noise_dim = noise_dim
+        self.device = torch.device(device)
+        kw = dict(num_classes=num_classes, image_size=image_size, arch=arch, hidden=hidden)
+        self.gen = Generator(noise_dim=noise_dim, **kw).to(self.device)
+        self.critic = Critic(**kw).to(self.device)
+        self.g_opt = torch.optim.Adam(self.gen.parameters(), lr=lr, betas=betas)
+        self.c_opt = torch.optim.Adam(self.critic.parameters(), lr=lr, betas=betas)
+        self.critic_steps = 0  # critic updates so far; G updates after every n_critic-th
+
+    def train_epoch(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        *,
+        batch_size: int,
+        rng: torch.Generator,
+        noise: DirectedNoise | None = None,
+        noise_scale: float = 0.0,
+        check: Callable[[str, float], object] | None = None,
+    ) -> tuple[float, float]:
+        """One shuffled pass over x (n, 1, H, W), y (n,); returns the last batch's (critic
+        loss, generator loss), the generator's 0.0 if it was not updated this epoch.
+        ``noise`` (the cGAN paper's directed noise) is added to the real samples of every
+        batch at ``noise_scale``. ``check(name, value)`` sees every loss before its update
+        ("critic loss", "generator loss") and may raise to stop training."""
+        order = torch.randperm(len(x), generator=rng, device=x.device)
+        d_loss = g_loss = torch.zeros(())
+        for idx in order.split(batch_size):
+            real, labels = x[idx], y[idx]
+            if noise is not None:  # the paper adds it to the training samples, each time
+                real = noise.apply(real, labels, scale=noise_scale, generator=rng)
+            fake = self.gen(self._z(len(idx), rng), labels)
+            real_scores, fake_scores = self.critic(real, labels), self.critic(fake.detach(), labels)
+            if self.loss == "bce":
+                d_loss = d_loss_bce(real_scores, fake_scores)
+            else:
+                penalty = gradient_penalty(self.critic, real, fake.detach(), labels, generator=rng)
+                d_loss = d_loss_wgan(real_scores, fake_scores) + self.gp_lambda * penalty
+            if check is not None:
+                check("critic loss", d_loss.item())
+            self.c_opt.zero_grad()
+            d_loss.backward()
+            self.c_opt.step()
+            self.critic_steps += 1
+            if self.critic_steps % self.n_critic:
+                continue
+            fake_scores = self.critic(self.gen(self._z(len(idx), rng), labels), labels)
+            g_loss = g_loss_bce(fake_scores) if self.loss == "bce" else g_loss_wgan(fake_scores)
+            if check is not None:
+                check("generator loss", g_loss.item())
+            self.g_opt.zero_grad()
+            g_loss.backward()
+            self.g_opt.step()
+        return d_loss.item(), g_loss.item()
+
+    def generate(self, labels: torch.Tensor, *, rng: torch.Generator | None = None) -> torch.Tensor:
+        """labels (n,) -> images (n, 1, H, W) in [0, 1], in eval mode (see ``sample``)."""
+        return sample(self.gen, labels, noise_dim=self.noise_dim, rng=rng)
+
+    def state_dict(self) -> dict:
+        return {
+            "gen": self.gen.state_dict(),
+            "critic": self.critic.state_dict(),
+            "g_opt": self.g_opt.state_dict(),
+            "c_opt": self.c_opt.state_dict(),
+            "critic_steps": self.critic_steps,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.gen.load_state_dict(state["gen"])
+        self.critic.load_state_dict(state["critic"])
+        self.g_opt.load_state_dict(state["g_opt"])
+        self.c_opt.load_state_dict(state["c_opt"])
+        self.critic_steps = int(state.get("critic_steps", 0))  # 0: saved before it existed
+
+    def _z(self, n: int, rng: torch.Generator) -> torch.Tensor:
+        where = rng.device if rng is not None else self.device
+        return torch.randn(n, self.noise_dim, generator=rng, device=where).to(self.device)

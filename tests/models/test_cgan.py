@@ -10,6 +10,7 @@ import torch.nn as nn
 from sklearn.datasets import load_digits
 
 from raygan.models.cgan import (
+    ConditionalGAN,
     Critic,
     DirectedNoise,
     Generator,
@@ -224,3 +225,71 @@ def test_wgan_gp_smoke_on_digits(digits):
     assert np.isfinite(estimates).all()
     assert after < 0.5 * before
     assert np.mean(estimates[-20:]) < 0.9 * max(estimates)
+
+
+# ---- ConditionalGAN: the shared training loop -------------------------------------------
+
+
+def _gan(seed=0, **overrides):
+    torch.manual_seed(seed)
+    options = dict(num_classes=10, image_size=8, arch="mlp", noise_dim=8, hidden=16)
+    return ConditionalGAN(**{**options, **overrides})
+
+
+def test_conditional_gan_counts_n_critic_across_epochs(digits):
+    """2 batches an epoch, n_critic 3: a per-epoch count would never update the generator;
+    over 3 epochs (6 critic updates) the generator is updated twice."""
+    x, y = digits[0][:40], digits[1][:40]
+    gan = _gan(n_critic=3)
+    before = [p.detach().clone() for p in gan.gen.parameters()]
+    rng = torch.Generator().manual_seed(0)
+    losses = [gan.train_epoch(x, y, batch_size=20, rng=rng) for _ in range(3)]
+    assert gan.critic_steps == 6
+    assert gan.g_opt.state_dict()["state"][0]["step"].item() == 2
+    assert gan.c_opt.state_dict()["state"][0]["step"].item() == 6
+    assert losses[0][1] == 0.0  # no generator update in the first epoch yet
+    assert all(math.isfinite(v) for pair in losses for v in pair)
+    assert any(not torch.equal(a, b) for a, b in zip(before, gan.gen.parameters(), strict=True))
+
+
+@pytest.mark.parametrize("loss", ["bce", "wgan-gp"])
+def test_conditional_gan_check_sees_every_loss_and_can_stop(digits, loss):
+    x, y = digits[0][:30], digits[1][:30]
+    seen = []
+    _gan(loss=loss, n_critic=1).train_epoch(
+        x, y, batch_size=10, rng=torch.Generator(), check=lambda n, v: seen.append((n, v))
+    )
+    assert [n for n, _ in seen] == ["critic loss", "generator loss"] * 3
+    assert all(math.isfinite(v) for _, v in seen)
+
+    def stop(name, value):
+        raise RuntimeError(f"{name} checked")
+
+    with pytest.raises(RuntimeError, match="critic loss checked"):
+        _gan(loss=loss).train_epoch(x, y, batch_size=10, rng=torch.Generator(), check=stop)
+
+
+def test_conditional_gan_state_round_trip_continues_identically(digits):
+    x, y = digits[0][:50], digits[1][:50]
+    options = dict(arch="conv", loss="wgan-gp", n_critic=2)
+    straight, rng = _gan(**options), torch.Generator().manual_seed(4)
+    expected = [straight.train_epoch(x, y, batch_size=16, rng=rng) for _ in range(3)]
+    first, rng = _gan(**options), torch.Generator().manual_seed(4)
+    got = [first.train_epoch(x, y, batch_size=16, rng=rng)]
+    state, rng_state = first.state_dict(), rng.get_state()
+    second, rng = _gan(seed=9, **options), torch.Generator()  # other weights: all overwritten
+    second.load_state_dict(state)
+    rng.set_state(rng_state)
+    got += [second.train_epoch(x, y, batch_size=16, rng=rng) for _ in range(2)]
+    assert got == expected
+    labels = torch.arange(10)
+    a = straight.generate(labels, rng=torch.Generator().manual_seed(1))
+    b = second.generate(labels, rng=torch.Generator().manual_seed(1))
+    assert torch.equal(a, b) and a.shape == (10, 1, 8, 8) and 0 <= a.min() <= a.max() <= 1
+
+
+def test_conditional_gan_refuses_bad_options():
+    with pytest.raises(ValueError, match="loss must be one of"):
+        _gan(loss="hinge")
+    with pytest.raises(ValueError, match="n_critic >= 1"):
+        _gan(n_critic=0)

@@ -10,7 +10,10 @@ from raygan.spec import default_studies_dir
 CASES = [
     (name, profile)
     for name, _ in list_studies()
-    for profile in ["default", *tomllib.loads((default_studies_dir() / f"{name}.toml").read_text()).get("profiles", {})]
+    for profile in [
+        "default",
+        *tomllib.loads((default_studies_dir() / f"{name}.toml").read_text()).get("profiles", {}),
+    ]
 ]
 
 

@@ -14,7 +14,6 @@ improves without the others paying for it. Minority recall is recorded all the s
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import numpy as np
 import torch
 
 from raygan.data.digits import load_split
-from raygan.experiments.base import Experiment, build_config, require_finite, setting
+from raygan.experiments.base import Experiment, build_config, require_finite, round_epochs, setting
 from raygan.metrics.memorization import memorization_metrics
 from raygan.metrics.utility import ClassifierSettings, classic_augment, smote, utility_scores
 from raygan.models.cgan import ConditionalGAN, DirectedNoise
@@ -173,10 +172,8 @@ class AugmentExperiment(Experiment):
         cfg = self.cfg
         if self.steps_done >= self.num_steps:
             raise RuntimeError(f"all {self.num_steps} steps already done")
-        per_round = math.ceil(cfg.epochs / cfg.rounds)
-        first = self.steps_done * per_round
         d_loss = g_loss = 0.0
-        for _ in range(first, min(first + per_round, cfg.epochs)):
+        for _ in round_epochs(self.steps_done, epochs=cfg.epochs, rounds=cfg.rounds):
             d_loss, g_loss = self.gan.train_epoch(
                 self.x,
                 self.y,

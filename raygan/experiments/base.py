@@ -80,6 +80,14 @@ def build_config(cls: type, values: dict[str, Any], *, where: str = "config") ->
     return cls(**coerced)
 
 
+def round_epochs(round_index: int, *, epochs: int, rounds: int) -> range:
+    """The epochs that evaluation round ``round_index`` trains: ``epochs`` split evenly
+    over ``rounds`` (the last rounds may get fewer, or none)."""
+    per_round = math.ceil(epochs / rounds)
+    first = round_index * per_round
+    return range(first, min(first + per_round, epochs))
+
+
 class TrialDiverged(RuntimeError):
     """A loss or metric became NaN or infinite. The trial fails with this reason; it is not
     retried (it would diverge again) and nothing non-finite is ever reported."""

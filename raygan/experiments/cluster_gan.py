@@ -44,7 +44,6 @@ cluster) are matrix metrics, stored in trials.parquet.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +52,7 @@ import torch
 
 from raygan.data import DataError
 from raygan.data.digits import NUM_CLASSES, load_split
-from raygan.experiments.base import Experiment, build_config, require_finite, setting
+from raygan.experiments.base import Experiment, build_config, require_finite, round_epochs, setting
 from raygan.metrics.memorization import memorization_metrics
 from raygan.models.cgan import ConditionalGAN
 
@@ -178,10 +177,8 @@ class ClusterGANExperiment(Experiment):
         cfg = self.cfg
         if self.steps_done >= self.num_steps:
             raise RuntimeError(f"all {self.num_steps} steps already done")
-        per_round = math.ceil(cfg.epochs / cfg.rounds)
-        first = self.steps_done * per_round
         d_loss = g_loss = 0.0
-        for _ in range(first, min(first + per_round, cfg.epochs)):
+        for _ in round_epochs(self.steps_done, epochs=cfg.epochs, rounds=cfg.rounds):
             d_loss, g_loss = self.gan.train_epoch(
                 self.x, self.y, batch_size=cfg.batch_size, rng=self.rng, check=require_finite
             )

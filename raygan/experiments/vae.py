@@ -44,7 +44,7 @@ import numpy as np
 import torch
 
 from raygan.data.digits import load_split
-from raygan.experiments.base import Experiment, build_config, require_finite, setting
+from raygan.experiments.base import Experiment, build_config, require_finite, round_epochs, setting
 from raygan.metrics.memorization import memorization_metrics
 from raygan.metrics.utility import SKLEARN_CLASSIFIERS, sklearn_scores, smote
 from raygan.models.vae import (
@@ -196,10 +196,8 @@ class VAEAugmentExperiment(Experiment):
         cfg = self.cfg
         if self.steps_done >= self.num_steps:
             raise RuntimeError(f"all {self.num_steps} steps already done")
-        per_round = math.ceil(cfg.vae_epochs / cfg.rounds)
-        first = self.steps_done * per_round
         recon = kl = float("nan")  # a round with no epoch left is measured below instead
-        for _ in range(first, min(first + per_round, cfg.vae_epochs)):
+        for _ in round_epochs(self.steps_done, epochs=cfg.vae_epochs, rounds=cfg.rounds):
             recon, kl = self._epoch()
         val_recon, _ = self._losses(self.x_val)
         if math.isnan(recon):

@@ -94,6 +94,14 @@ def load_split(*, source: str = "digits", **options) -> DigitSplit:
     return load_idx_split(source, **options)
 
 
+def load_study_split(*, source: str, kind: str, **options) -> DigitSplit:
+    """load_split for a study's data settings, where ``kind`` always has a value (its
+    default) but means something only for a directory of IDX files."""
+    if source != "digits":
+        options["kind"] = kind
+    return load_split(source=source, **options)
+
+
 def load_digits_split(
     *,
     minority: int = 5,

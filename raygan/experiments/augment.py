@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from raygan.data.digits import load_split
+from raygan.data.digits import load_study_split
 from raygan.experiments.base import Experiment, build_config, require_finite, round_epochs, setting
 from raygan.metrics.memorization import memorization_metrics
 from raygan.metrics.utility import ClassifierSettings, classic_augment, smote, utility_scores
@@ -233,10 +233,13 @@ class AugmentExperiment(Experiment):
 
 
 def _split(d: AugmentData):
-    options = dict(minority=d.minority, minority_count=d.minority_count, seed=d.seed)
-    if d.source != "digits":
-        options["kind"] = d.kind
-    return load_split(source=d.source, **options)
+    return load_study_split(
+        source=d.source,
+        kind=d.kind,
+        minority=d.minority,
+        minority_count=d.minority_count,
+        seed=d.seed,
+    )
 
 
 def _with_minority(x: np.ndarray, y: np.ndarray, extra: np.ndarray | None, minority: int):

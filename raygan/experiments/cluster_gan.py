@@ -51,7 +51,7 @@ import numpy as np
 import torch
 
 from raygan.data import DataError
-from raygan.data.digits import NUM_CLASSES, load_split
+from raygan.data.digits import NUM_CLASSES, load_study_split
 from raygan.experiments.base import Experiment, build_config, require_finite, round_epochs, setting
 from raygan.metrics.memorization import memorization_metrics
 from raygan.models.cgan import ConditionalGAN
@@ -301,10 +301,8 @@ def _digits(value) -> list[int]:
 
 
 def _split(d: ClusterGANData):
-    options = {"minority_count": None, "seed": d.seed}  # no class is cut: every sample stays
-    if d.source != "digits":
-        options["kind"] = d.kind
-    return load_split(source=d.source, **options)
+    # no class is cut: every sample stays
+    return load_study_split(source=d.source, kind=d.kind, minority_count=None, seed=d.seed)
 
 
 def _check_sizes(y_train: np.ndarray, digits: list[int], clusters: int) -> None:

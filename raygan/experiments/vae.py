@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from raygan.data.digits import load_split
+from raygan.data.digits import load_study_split
 from raygan.experiments.base import Experiment, build_config, require_finite, round_epochs, setting
 from raygan.metrics.memorization import memorization_metrics
 from raygan.metrics.utility import SKLEARN_CLASSIFIERS, sklearn_scores, smote
@@ -290,10 +290,7 @@ class VAEAugmentExperiment(Experiment):
 
 def _split(d: VAEData):
     # minority_count None: no class is cut; this study restricts the labels, not a class
-    options = dict(minority_count=None, seed=d.seed)
-    if d.source != "digits":
-        options["kind"] = d.kind
-    return load_split(source=d.source, **options)
+    return load_study_split(source=d.source, kind=d.kind, minority_count=None, seed=d.seed)
 
 
 def _labelled_set(split, size: int, *, seed: int) -> tuple[np.ndarray, np.ndarray]:

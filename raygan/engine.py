@@ -22,7 +22,9 @@ import logging
 import math
 import os
 import re
+import signal
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,6 +63,26 @@ DIVERGED_MARKER = "diverged.txt"
 
 class StudyError(ValueError):
     """Bad input found by the engine (run name, resources, resume): one line, exit 2."""
+
+
+class StudyInterrupted(RuntimeError):
+    """The study was stopped (Ctrl-C) before its budget was spent. Tune saved its state
+    first: ``--resume`` continues from there. ``finished`` trials have their rows."""
+
+    def __init__(self, *, name: str, location: str, finished: int, total: int):
+        super().__init__(f"interrupted: {finished} of {total} trials finished")
+        self.name, self.location, self.finished, self.total = name, location, finished, total
+
+
+class _DropTuneResumeHint(logging.Filter):
+    """Tune ends an interrupted run with 'Resume experiment with: Tuner.restore(...)'; a
+    raygan user resumes with --resume, which raygan itself prints."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "has been interrupted" not in record.getMessage()
+
+
+_DROP_TUNE_RESUME_HINT = _DropTuneResumeHint()  # one instance: addFilter does not add twice
 
 
 @dataclass
@@ -234,7 +256,12 @@ class Recorder(tune.Callback):
         # the run: keep no reference to print itself, look it up when writing.
         self.echo = None if echo is print else echo
         self.history: dict[str, list[dict]] = {}
-        self.front_points: list[list[float]] = []
+        self.front_points: list[list[float]] | None = None  # read from parts when needed
+
+    def __getstate__(self) -> dict:
+        # Tune pickles this with its snapshots; a restored copy reads the front from the
+        # rows on disk, which hold every trial finished before the interruption.
+        return {**self.__dict__, "front_points": None, "history": {}}
 
     @property
     def objectives(self) -> list[str]:
@@ -310,8 +337,16 @@ class Recorder(tune.Callback):
         self._write(row)
 
     def _write(self, row: dict) -> None:
+        self.history.pop(row["trial_id"], None)  # the trial is over: its rows are on disk
         self.store.write_part("trial", row["trial_id"], [row], self._trial_schema())
         objectives = self.objectives
+        if self.front_points is None:
+            done = self.store.read_parts("trial", self._trial_schema()).to_pylist()
+            self.front_points = [
+                [r[m] for m in objectives]
+                for r in done
+                if r["status"] == "completed" and r["trial_id"] != row["trial_id"]
+            ]
         if row["status"] == "completed":
             self.front_points.append([row[m] for m in objectives])
         points = np.asarray(self.front_points, dtype=float).reshape(-1, len(objectives))
@@ -393,6 +428,17 @@ def _resources(spec: StudySpec, *, cpus_per_trial: float | None, gpus_per_trial:
     return float(cpus), float(gpus)
 
 
+def _terminate_as_interrupt(signum, frame) -> None:
+    """SIGTERM (a job scheduler, `ray job stop`) stops a study the way Ctrl-C does: through
+    whatever handles SIGINT now (Tune's graceful stop while trials run). Ray's own driver
+    handler would exit at once, leaving the interrupted trials' last rounds unsaved."""
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signal.SIGINT, frame)
+    else:
+        raise KeyboardInterrupt
+
+
 def default_run_name(spec: StudySpec) -> str:
     return f"{spec.name}-{spec.profile}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
@@ -434,6 +480,7 @@ def run_study(
         )
     get_experiment(spec.experiment).check(spec.trial_config({}), dict(spec.data))
 
+    logging.getLogger("ray.tune.tune").addFilter(_DROP_TUNE_RESUME_HINT)
     started_ray = False
     if not ray.is_initialized():
         try:
@@ -444,6 +491,9 @@ def run_study(
         except (ConnectionError, ValueError, RuntimeError) as e:
             raise StudyError(f"--address: cannot reach a Ray cluster at {address!r}: {e}") from None
         started_ray = True
+    # after ray.init, which installs its own SIGTERM handler
+    in_main = threading.current_thread() is threading.main_thread()
+    previous_sigterm = signal.signal(signal.SIGTERM, _terminate_as_interrupt) if in_main else None
     try:
         cpus, gpus = _resources(spec, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial)
         cls = get_experiment(spec.experiment)
@@ -510,8 +560,18 @@ def run_study(
                     verbose=verbose,
                 ),
             )
-        tuner.fit()
+        results = tuner.fit()
         wall = time.perf_counter() - start
+        # Tune returns normally after a Ctrl-C, with the trials it stopped left unfinished
+        # in its saved state (what --resume picks up) but marked terminated in memory. The
+        # Recorder's rows tell: every trial Tune made has one when the study ended, and
+        # there are num_samples of them unless the time budget ran out first.
+        finished = store.part_count("trial")
+        expected = len(results) if spec.time_budget_s else max(len(results), spec.num_samples)
+        if finished < expected:
+            raise StudyInterrupted(
+                name=name, location=store.location, finished=finished, total=spec.num_samples
+            )
         _close_orphans(journal, study_name=name)
         if store.local_path is None:  # keep the run's Optuna study with its results
             store.write_text("optuna.journal", journal.read_text(encoding="utf-8"))
@@ -522,6 +582,8 @@ def run_study(
         summary += f"\nreport: {_write_report(store, journal)}"
         return StudyOutcome(name=name, location=store.location, tables=tables, summary=summary)
     finally:
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
         if started_ray:
             ray.shutdown()
 

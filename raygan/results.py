@@ -313,18 +313,24 @@ class RunStore:
             return []
         return self._read_table(path, schema).to_pylist()
 
-    def read_parts(self, kind: str, schema: pa.Schema) -> pa.Table:
+    def _part_paths(self, kind: str) -> list[str]:
         if kind not in PART_KINDS:
             raise ValueError(f"part kind {kind!r} must be one of {PART_KINDS}")
         selector = pafs.FileSelector(f"{self.root}/parts", allow_not_found=True)
-        paths = sorted(
+        return sorted(
             info.path
             for info in self.fs.get_file_info(selector)
             if info.type == pafs.FileType.File
             and info.base_name.startswith(f"{kind}-")
             and info.base_name.endswith(".parquet")
         )
-        tables = [self._read_table(p, schema) for p in paths]
+
+    def part_count(self, kind: str) -> int:
+        """How many trials have a part of this kind (no file is read)."""
+        return len(self._part_paths(kind))
+
+    def read_parts(self, kind: str, schema: pa.Schema) -> pa.Table:
+        tables = [self._read_table(p, schema) for p in self._part_paths(kind)]
         return pa.concat_tables(tables) if tables else schema.empty_table()
 
     def write_table(self, relpath: str, rows: list[dict], schema: pa.Schema) -> None:

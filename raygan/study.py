@@ -2,16 +2,18 @@
 
 Exit status: 0 when the study ran (failed trials are reported, not fatal), 2 on bad input
 (one line on stderr, nothing written), 1 when the study itself failed (no trial
-completed, or Ray broke).
+completed, or Ray broke), 130 when it was interrupted (Ctrl-C or SIGTERM; the line on
+stderr gives the command that resumes it).
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,6 +128,15 @@ def _newest_run(storage: str, study: str) -> str | None:
     return runs[-1].parent.name if runs else None
 
 
+def _resume_command(args: argparse.Namespace, name: str) -> str:
+    cmd = ["python", "-m", "raygan.study", args.study, "--name", name, "--resume"]
+    if args.storage != "raygan_runs":
+        cmd += ["--storage", args.storage]
+    if args.address:
+        cmd += ["--address", args.address]
+    return shlex.join(cmd)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -152,13 +163,14 @@ def main(argv: list[str] | None = None) -> int:
     except SpecError as e:
         return bad(str(e))
 
-    from raygan.engine import StudyError, run_study
+    from raygan.engine import StudyError, StudyInterrupted, default_run_name, run_study
 
     name = args.name
     if args.resume and name is None:
         name = _newest_run(args.storage, spec.name)
         if name is None:
             return bad(f"--resume: no run of {spec.name!r} under {args.storage}; give --name")
+    name = name or default_run_name(spec)
     start = time.perf_counter()
     try:
         outcome = run_study(
@@ -175,6 +187,20 @@ def main(argv: list[str] | None = None) -> int:
         return bad(str(e))
     except ValueError as e:  # bad data (unreadable file, out-of-range data setting)
         return bad(str(e))
+    except StudyInterrupted as e:
+        print(
+            f"raygan.study: {e}; their rows are in {e.location}/parts. "
+            f"Continue with: {_resume_command(args, name)}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:  # a second Ctrl-C: Tune skipped its last snapshot
+        print(
+            "raygan.study: interrupted before the last snapshot; finished trials keep their "
+            f"rows. Continue with: {_resume_command(args, name)}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     print()
     print(outcome.summary)
     print(f"total wall time {time.perf_counter() - start:.0f} s")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 import optuna
@@ -134,6 +138,55 @@ def test_nan_fails_the_trial_once_and_never_reaches_optuna(ray_session, faulty_s
     assert (history.step == 0).all() and len(history) == 4  # the NaN round was never reported
     states = [t.state for t in optuna_trials(tmp_path / "n1", "n1")]
     assert states == [optuna.trial.TrialState.FAIL] * 4
+
+
+def test_killed_worker_is_retried_from_its_checkpoint(ray_session, faulty_study, tmp_path):
+    """SIGKILL the process running a trial (an OOM kill, a preempted machine): Tune's
+    FailureConfig retries it from its last checkpoint and the row counts the retry."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    spec = load_spec(
+        faulty_study,
+        overrides=[
+            "budget.num_samples=2",
+            "budget.max_failures=1",
+            "fixed.steps=5",
+            "fixed.sleep_s=0.4",
+            f"fixed.log_dir={str(logs)!r}",
+        ],
+    )
+    victim: dict = {}
+
+    def kill_one_trial_mid_way():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            for log in logs.glob("*.log"):
+                steps = log.read_text().split()
+                if len(steps) >= 4:  # two steps done: the first one's checkpoint is saved
+                    victim.update(log=log.name, pid=int(steps[-2]))
+                    os.kill(victim["pid"], signal.SIGKILL)
+                    return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_one_trial_mid_way)
+    killer.start()
+    run_study(spec, storage=str(tmp_path), name="w1", verbose=0, echo=lambda s: None)
+    killer.join()
+    assert victim, "no trial was killed"
+
+    trials = pd.read_parquet(tmp_path / "w1" / "trials.parquet")
+    assert (trials.status == "completed").all() and (trials.steps == 5).all()
+    killed = trials[trials.seed == int(victim["log"].removesuffix(".log"))]
+    assert killed.retries.item() == 1
+    assert (trials[trials.trial_id != killed.trial_id.item()].retries == 0).all()
+    # the retry ran in another process and began after the checkpoint, not at step 0
+    runs = [line.split() for line in (logs / victim["log"]).read_text().splitlines()]
+    after = [int(step) for pid, step in runs if int(pid) != victim["pid"]]
+    assert after and after[0] >= 1 and after[-1] == 4
+    history = pd.read_parquet(tmp_path / "w1" / "history.parquet")
+    assert len(history) == 10 and not history.duplicated(["trial_id", "step"]).any()
+    states = [t.state for t in optuna_trials(tmp_path / "w1", "w1")]
+    assert states == [optuna.trial.TrialState.COMPLETE] * 2
 
 
 def test_existing_run_is_never_overwritten(ray_session, faulty_study, tmp_path):

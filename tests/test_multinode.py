@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pytest
@@ -104,3 +105,60 @@ def test_more_gpu_than_any_node_has_exits_2(two_gpu_nodes, faulty_study, cli_env
     assert "8 CPUs per trial, but the largest node has 4" in done.stderr
     assert "Traceback" not in done.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_removed_worker_node_trials_are_rescheduled(two_gpu_nodes, faulty_study, cli_env, tmp_path):
+    """A node lost mid-study (a spot instance reclaimed): its trials fail with the node,
+    Tune retries them from their checkpoints on the nodes left, and the study completes."""
+    cluster, workers = two_gpu_nodes
+    doomed = cluster.add_node(num_cpus=4, num_gpus=1)  # the test's own: the fixture's stay
+    cluster.wait_for_nodes()
+    cmd = [
+        sys.executable,
+        "-m",
+        "raygan.study",
+        str(faulty_study),
+        "--address",
+        cluster.address,
+        "--storage",
+        str(tmp_path),
+        "--name",
+        "gone",
+        "--quiet",
+        "--gpus-per-trial",
+        "0.5",
+        "--set",
+        "budget.num_samples=8",
+        "--set",
+        "budget.max_concurrent=6",  # 3 nodes x 2 slots: every node runs trials
+        "--set",
+        "budget.max_failures=2",
+        "--set",
+        "fixed.sleep_s=1.0",
+        "--set",
+        "fixed.steps=5",
+    ]
+    proc = subprocess.Popen(
+        cmd, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        parts = tmp_path / "gone" / "parts"
+        deadline = time.monotonic() + 180
+        # six trials have reported a round: all six slots, two of them on the doomed node
+        while len(list(parts.glob("history-*.parquet"))) < 6:
+            assert time.monotonic() < deadline and proc.poll() is None, "trials never started"
+            time.sleep(0.2)
+        cluster.remove_node(doomed)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err[-3000:]
+    trials = pd.read_parquet(tmp_path / "gone" / "trials.parquet")
+    assert len(trials) == 8 and (trials.status == "completed").all()
+    assert (trials.steps == 5).all()
+    assert set(trials.node_id) <= {w.node_id for w in workers}  # finished on the nodes left
+    assert trials.retries.sum() >= 1  # the doomed node's trials were retried
+    history = pd.read_parquet(tmp_path / "gone" / "history.parquet")
+    assert len(history) == 8 * 5 and not history.duplicated(["trial_id", "step"]).any()

@@ -1,4 +1,10 @@
-"""Interrupting a study's driver and resuming it: run as a real CLI in a subprocess."""
+"""Interrupting a study's driver and resuming it: run as a real CLI in a subprocess.
+
+Three ways a study stops early: SIGKILL (the machine or the driver dies; no chance to
+save anything), Ctrl-C (SIGINT to the terminal's whole process group) and SIGTERM (a job
+scheduler, `ray job stop`). Each time `--resume` must end with exactly num_samples trials,
+finished ones untouched, and no Optuna trial left RUNNING.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import time
 
 import optuna
 import pandas as pd
+import pytest
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
@@ -22,16 +29,16 @@ def wait_for(predicate, *, timeout: float, what: str) -> None:
         time.sleep(0.2)
 
 
-def test_resume_after_driver_killed(faulty_study, cli_env, tmp_path):
-    cmd = [
+def study_command(study, storage, name: str) -> list[str]:
+    return [
         sys.executable,
         "-m",
         "raygan.study",
-        str(faulty_study),
+        str(study),
         "--storage",
-        str(tmp_path),
+        str(storage),
         "--name",
-        "k1",
+        name,
         "--quiet",
         "--set",
         "budget.num_samples=6",
@@ -40,9 +47,18 @@ def test_resume_after_driver_killed(faulty_study, cli_env, tmp_path):
         "--set",
         "fixed.sleep_s=0.5",
     ]
-    run = tmp_path / "k1"
+
+
+def start_and_stop(cmd, env, run, stop) -> tuple[subprocess.CompletedProcess, dict]:
+    """Start the study, call stop(proc) once two trials have finished; returns the
+    driver's exit and {part file: mtime} of the trials finished by then."""
     proc = subprocess.Popen(
-        cmd, env=cli_env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        cmd,
+        env=env,
+        start_new_session=True,  # its own process group, like a shell job
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         wait_for(
@@ -50,28 +66,71 @@ def test_resume_after_driver_killed(faulty_study, cli_env, tmp_path):
             timeout=180,
             what="two finished trials",
         )
+        stop(proc)
+        out, err = proc.communicate(timeout=120)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray it started, mid-study
-        proc.wait()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     finished = {p.name: p.stat().st_mtime_ns for p in (run / "parts").glob("trial-*.parquet")}
-    assert 2 <= len(finished) < 6
-    assert not (run / "trials.parquet").exists()
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err), finished
 
-    done = subprocess.run(
-        cmd + ["--resume"], env=cli_env, capture_output=True, text=True, timeout=300
-    )
+
+def check_resumed(cmd, env, run, finished: dict) -> None:
+    assert 2 <= len(finished) < 6
+    assert not (run / "trials.parquet").exists()  # the study is not over: no final tables
+    done = subprocess.run(cmd + ["--resume"], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     trials = pd.read_parquet(run / "trials.parquet")
     # exactly num_samples trials; an index may be skipped: an Optuna trial asked after
     # Tune's last snapshot dies with the driver (and is marked FAIL, below)
     assert len(trials) == 6 and trials.trial_index.is_unique and trials.trial_id.is_unique
     assert (trials.status == "completed").all()
-    # trials finished before the kill were not run again (their part file is untouched)
+    # trials finished before the stop were not run again (their part file is untouched)
     for name, mtime in finished.items():
         assert (run / "parts" / name).stat().st_mtime_ns == mtime
     history = pd.read_parquet(run / "history.parquet")
     assert len(history) == 6 * 3 and not history.duplicated(["trial_id", "step"]).any()
     storage = JournalStorage(JournalFileBackend(str(run / "optuna.journal")))
-    states = [t.state for t in optuna.load_study(study_name="k1", storage=storage).trials]
+    states = [t.state for t in optuna.load_study(study_name=run.name, storage=storage).trials]
     assert optuna.trial.TrialState.RUNNING not in states
     assert states.count(optuna.trial.TrialState.COMPLETE) == 6
+
+
+def test_resume_after_driver_killed(faulty_study, cli_env, tmp_path):
+    cmd = study_command(faulty_study, tmp_path, "k1")
+    run = tmp_path / "k1"
+    # the driver and the Ray it started, all at once: nothing gets to save anything
+    killed, finished = start_and_stop(
+        cmd, cli_env, run, lambda proc: os.killpg(proc.pid, signal.SIGKILL)
+    )
+    assert killed.returncode == -signal.SIGKILL
+    check_resumed(cmd, cli_env, run, finished)
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        "ctrl-c",  # a terminal sends SIGINT to the whole foreground process group
+        "sigterm",  # a scheduler or `ray job stop` sends SIGTERM to the driver
+    ],
+)
+def test_interrupt_stops_cleanly_then_resume_completes(how, faulty_study, cli_env, tmp_path):
+    name = f"i-{how}"
+    cmd = study_command(faulty_study, tmp_path, name)
+    run = tmp_path / name
+    if how == "ctrl-c":
+        stop = lambda proc: os.killpg(proc.pid, signal.SIGINT)  # noqa: E731
+    else:
+        stop = lambda proc: proc.send_signal(signal.SIGTERM)  # noqa: E731
+    stopped, finished = start_and_stop(cmd, cli_env, run, stop)
+
+    assert stopped.returncode == 130, stopped.stderr[-2000:]
+    assert "Traceback" not in stopped.stderr
+    ours = [ln for ln in stopped.stderr.splitlines() if ln.startswith("raygan.study:")]
+    assert len(ours) == 1, stopped.stderr[-2000:]
+    assert "interrupted:" in ours[0] and "trials finished" in ours[0]
+    resume = f"--name {name} --resume --storage {tmp_path}"
+    assert ours[0].endswith(f"Continue with: python -m raygan.study {faulty_study} {resume}")
+    assert "Tuner.restore" not in stopped.stderr  # Tune's own hint is not raygan's command
+    check_resumed(cmd, cli_env, run, finished)

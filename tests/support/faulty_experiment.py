@@ -2,12 +2,14 @@
 
 score = x and cost = x**2 + y: the front is every trial with the lowest y for its x. It
 trains nothing (the SeqGAN tests train for real); it exists to make a trial raise, report
-NaN or stall at a chosen step, which no real model does on cue.
+NaN or stall at a chosen step, which no real model does on cue, and to log which worker
+process ran each step.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,7 @@ class FaultyConfig:
         2.0, low=0.0, high=2.0, help="only trials with x above this fail"
     )
     fail_mode: str = setting("raise", choices=("raise", "nan"))
+    log_dir: str = setting("", help="append 'pid step' per step to <log_dir>/<seed>.log")
 
 
 @dataclass
@@ -51,6 +54,9 @@ class FaultyExperiment(Experiment):
         if failing and cfg.fail_mode == "raise":
             raise RuntimeError(f"injected failure at step {self.steps_done}")
         self.steps_done += 1
+        if cfg.log_dir:  # which process ran which step: lets a test kill a trial's worker
+            with open(Path(cfg.log_dir, f"{self.seed}.log"), "a") as log:
+                log.write(f"{os.getpid()} {self.steps_done - 1}\n")
         score = float("nan") if failing else cfg.x
         return {"score": score, "cost": cfg.x**2 + cfg.y}
 

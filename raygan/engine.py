@@ -22,7 +22,9 @@ import logging
 import math
 import os
 import re
+import resource
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -161,12 +163,20 @@ def raygan_trial(
             "device": device,
             "started_at": started_at,
             "reported_at": time.time(),
+            "peak_rss_mb": _peak_rss_mb(),
         }
         with tempfile.TemporaryDirectory() as path:
             experiment.save(path)
             state = {"trial_time_s": result["trial_time_s"], "last": result}
             (Path(path) / "raygan.json").write_text(json.dumps(state))
             tune.report(result, checkpoint=tune.Checkpoint.from_directory(path))
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB. A reused worker runs several
+    trials: the peak is over all of them, which is what sizing a node needs."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes vs KiB
 
 
 # ---- the driver -------------------------------------------------------------------------
@@ -369,6 +379,7 @@ def _where_and_when(last: dict) -> dict:
 
     return {
         "wall_time_s": last.get("trial_time_s"),
+        "peak_rss_mb": last.get("peak_rss_mb"),
         "node": last.get("node"),
         "node_id": last.get("node_id"),
         "device": last.get("device"),
@@ -414,10 +425,6 @@ def _resources(spec: StudySpec, *, cpus_per_trial: float | None, gpus_per_trial:
             f"--cpus-per-trial / resources.cpus: {cpus:g} CPUs per trial, but the largest node has {node_cpu:g}"
         )
     if gpus_per_trial is not None:  # asked for explicitly: GPUs must exist
-        if not (0 <= gpus_per_trial <= 1):
-            raise StudyError(
-                f"--gpus-per-trial: {gpus_per_trial} must be between 0 and 1 (a fraction of one GPU)"
-            )
         if gpus_per_trial > node_gpu:
             raise StudyError(
                 f"--gpus-per-trial: {gpus_per_trial:g} GPU per trial, but the largest node has {node_gpu:g} GPUs"
@@ -460,6 +467,11 @@ def run_study(
     Connects to Ray at ``address`` (``"auto"``, ``"ray://host:10001"``) or starts a local
     Ray if none is running. Raises StudyError on bad input before anything is written.
     """
+    if gpus_per_trial is not None and not (0 <= gpus_per_trial <= 1):
+        raise StudyError(
+            f"--gpus-per-trial: {gpus_per_trial} must be between 0 and 1 (a fraction of one "
+            "GPU; 0 runs on CPU)"
+        )
     name = name or default_run_name(spec)
     if not RUN_NAME.match(name):
         raise StudyError(f"--name: {name!r} must match {RUN_NAME.pattern} (letters, digits, _ . -)")

@@ -94,6 +94,7 @@ def trial_schema(
         ("steps", pa.int64()),
         ("num_steps", pa.int64()),
         ("wall_time_s", pa.float64()),
+        ("peak_rss_mb", pa.float64()),  # of the worker process, over every trial it ran
         ("cpus", pa.float64()),
         ("gpus", pa.float64()),
         ("node", pa.string()),
@@ -156,6 +157,30 @@ def pareto_mask(values: np.ndarray, modes: Sequence[str]) -> np.ndarray:
     mask = np.zeros(len(values), dtype=bool)
     mask[valid] = ~dominated
     return mask
+
+
+def hypervolume(values: np.ndarray, modes: Sequence[str], reference: Sequence[float]) -> float:
+    """Area of objective space the points dominate, bounded by ``reference`` (2 objectives).
+
+    For validity "max" and memorization "min" with reference (0, 1): the area of the union of
+    the boxes [0, validity] x [memorization, 1]. Larger is better; a search that finds a
+    point better in both objectives always gains. Rows with a NaN, and points no better than
+    the reference in both objectives, add nothing.
+    """
+    values = np.asarray(values, dtype=np.float64).reshape(-1, len(modes))
+    if len(modes) != 2 or len(reference) != 2:
+        raise ValueError(f"hypervolume takes 2 objectives, not {len(modes)}")
+    # orient both objectives to minimization: a max objective's values and reference negate
+    signs = np.array([-1.0 if m == "max" else 1.0 for m in modes])
+    v = values[~np.isnan(values).any(axis=1)] * signs
+    ref = np.asarray(reference, dtype=np.float64) * signs
+    v = v[(v < ref).all(axis=1)]
+    area, best_y = 0.0, ref[1]
+    for x, y in v[np.lexsort((v[:, 1], v[:, 0]))]:  # by x, then y: a sweep over the front
+        if y < best_y:
+            area += (ref[0] - x) * (best_y - y)
+            best_y = y
+    return float(area)
 
 
 # -----------------------------------------------------------------------------

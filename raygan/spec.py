@@ -597,7 +597,7 @@ def load_spec(
     study: str | Path,
     *,
     profile: str = "default",
-    overrides: Sequence[str] = (),
+    overrides: Sequence[str | tuple[str, str]] = (),
     studies_dir: Path | None = None,
 ) -> StudySpec:
     """Find, read, merge (profile, then overrides) and validate one study."""
@@ -623,9 +623,11 @@ def load_spec(
     doc = _deep_merge(doc, chosen, replace=REPLACED_BY_PROFILE)
     where.sources += [(p, f"profile {profile!r}") for p in _leaf_paths(chosen)]
 
-    for item in overrides:
+    for override in overrides:
+        # "key=value", or ("key=value", label) where a CLI flag stands for the --set
+        item, label = (override, f"--set {override}") if isinstance(override, str) else override
         _apply_override(doc, item)
-        where.sources.append((item.partition("=")[0].strip(), f"--set {item}"))
+        where.sources.append((item.partition("=")[0].strip(), label))
 
     return _validate(doc, where, name=path.stem, path=path.resolve(), profile=profile)
 

@@ -106,14 +106,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _overrides(args: argparse.Namespace) -> list[str]:
+def _overrides(args: argparse.Namespace) -> list[str | tuple[str, str]]:
+    """--set items, and the flags that stand for one: ("key=value", "--flag value") so an
+    error names the flag the user typed."""
     flags = [
-        ("budget.num_samples", args.num_samples),
-        ("budget.max_concurrent", args.max_concurrent),
-        ("resources.cpus", args.cpus_per_trial),
-        ("seed", args.seed),
+        ("budget.num_samples", "--num-samples", args.num_samples),
+        ("budget.max_concurrent", "--max-concurrent", args.max_concurrent),
+        ("resources.cpus", "--cpus-per-trial", args.cpus_per_trial),
+        ("seed", "--seed", args.seed),
     ]
-    return [f"{key}={value}" for key, value in flags if value is not None] + list(args.set)
+    return [
+        (f"{key}={value}", f"{flag} {value}") for key, flag, value in flags if value is not None
+    ] + list(args.set)
 
 
 def _newest_run(storage: str, study: str) -> str | None:

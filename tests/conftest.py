@@ -10,6 +10,9 @@ import pytest
 
 SUPPORT = Path(__file__).parent / "support"
 ROOT = Path(__file__).parent.parent
+# tests import helpers from tests/support (test modules cannot import each other); the
+# driver also imports the test experiment from there to validate a study
+sys.path.insert(0, str(SUPPORT))
 
 
 @pytest.fixture(scope="session")
@@ -18,7 +21,6 @@ def ray_session():
 
     from raygan import register_experiment
 
-    sys.path.insert(0, str(SUPPORT))  # the driver imports it to validate the study
     register_experiment("faulty", "faulty_experiment:FaultyExperiment")
     pythonpath = os.pathsep.join([str(SUPPORT), os.environ.get("PYTHONPATH", "")]).strip(os.pathsep)
     ray.init(

@@ -45,6 +45,7 @@ def test_seqgan_smoke_study_end_to_end(ray_session, tmp_path):
     lines: list[str] = []
     out = run_study(spec, storage=str(tmp_path), name="s1", verbose=0, echo=lines.append)
     run = tmp_path / "s1"
+    assert list(tmp_path.iterdir()) == [run]  # nothing written beside the run directory
 
     trials = pd.read_parquet(run / "trials.parquet")
     assert len(trials) == 4 and set(trials.status) == {"completed"}
@@ -72,6 +73,7 @@ def test_seqgan_smoke_study_end_to_end(ray_session, tmp_path):
     assert list(trials.seed) == [derive_seed(spec.seed, i) for i in trials.trial_index]
     assert (trials.gpus == 0.0).all() and (trials.cpus == 1.0).all()  # no GPU here
     assert (trials.steps == trials.param_rounds + 1).all()
+    assert (trials.peak_rss_mb > 50).all()  # a worker with torch loaded holds more than that
 
     history = pd.read_parquet(run / "history.parquet")
     assert len(history) == trials.steps.sum()

@@ -15,6 +15,7 @@ from raygan.results import (
     StudyTables,
     format_summary,
     history_schema,
+    hypervolume,
     pareto_mask,
     trial_schema,
 )
@@ -92,7 +93,7 @@ def test_trial_schema_columns_and_types(spec):
     assert schema.names == [
         "study", "run", "trial_id", "trial_index", "status", "error", "seed",
         *params, *METRICS,
-        "steps", "num_steps", "wall_time_s", "cpus", "gpus", "node", "node_id", "device",
+        "steps", "num_steps", "wall_time_s", "peak_rss_mb", "cpus", "gpus", "node", "node_id", "device",
         "retries", "raygan_version", "started_at", "finished_at", "pareto",
     ]  # fmt: skip
     assert schema.field("param_duplication").type == pa.int64()
@@ -201,8 +202,9 @@ def test_read_parts_ignores_temp_files_and_empty(spec, store):
     assert store.read_parts("trial", schema).schema == schema
     assert len(store.read_parts("trial", schema)) == 0
     (store.local_path / "parts" / ".trial-t9.parquet.abc.tmp").write_bytes(b"half a file")
+    assert store.part_count("trial") == 0  # a temp file is not a part
     store.write_part("trial", "t000", [trial_row(0)], schema)
-    assert len(store.read_parts("trial", schema)) == 1
+    assert len(store.read_parts("trial", schema)) == 1 and store.part_count("trial") == 1
     assert len(store.read_parts("history", history_schema(spec, METRICS))) == 0
 
 
@@ -451,3 +453,24 @@ def test_format_summary_min_first_and_no_wall_time(spec):
     assert lines[0].endswith("2 completed, 0 failed, 0 stopped")
     assert [line.split()[0] for line in lines[3:5]] == ["1", "0"]
     assert lines[-1].startswith("results: s3://b/p/trials.parquet")
+
+
+def test_hypervolume_by_hand_and_against_optuna():
+    from optuna._hypervolume import compute_hypervolume
+
+    # validity max, memorization min, reference (0, 1): boxes [0, v] x [m, 1]
+    assert hypervolume([[0.5, 0.0]], ["max", "min"], (0, 1)) == pytest.approx(0.5)
+    two = [[0.5, 0.0], [1.0, 0.5]]  # 0.5 x 1 and 1 x 0.5, overlapping in 0.5 x 0.5
+    assert hypervolume(two, ["max", "min"], (0, 1)) == pytest.approx(0.75)
+    # dominated points, points beyond the reference and NaN add nothing
+    more = [*two, [0.4, 0.1], [0.0, 0.2], [0.9, 1.0], [np.nan, 0.0]]
+    assert hypervolume(more, ["max", "min"], (0, 1)) == pytest.approx(0.75)
+    assert hypervolume(np.empty((0, 2)), ["max", "min"], (0, 1)) == 0.0
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        pts = rng.random((30, 2))
+        mine = hypervolume(pts, ["max", "min"], (0, 1))
+        theirs = compute_hypervolume(np.c_[-pts[:, 0], pts[:, 1]], np.array([0.0, 1.0]))
+        assert mine == pytest.approx(theirs)
+    with pytest.raises(ValueError, match="2 objectives"):
+        hypervolume([[1, 2, 3]], ["max", "min", "min"], (0, 1, 1))

@@ -21,11 +21,15 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
 
-def wait_for(predicate, *, timeout: float, what: str) -> None:
+def wait_for(predicate, *, timeout: float, what: str, log=None, alive=None) -> None:
+    """Poll predicate; fail with the driver's stderr if it times out or the driver exits."""
     deadline = time.monotonic() + timeout
     while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"waited {timeout}s for {what}")
+        ended = alive is not None and alive.poll() is not None
+        if ended or time.monotonic() > deadline:
+            tail = log.read_text()[-3000:] if log is not None else ""
+            why = f"driver exited ({alive.returncode})" if ended else f"waited {timeout}s"
+            raise TimeoutError(f"{why} before {what}; stderr ends:\n{tail}")
         time.sleep(0.2)
 
 
@@ -52,28 +56,31 @@ def study_command(study, storage, name: str) -> list[str]:
 def start_and_stop(cmd, env, run, stop) -> tuple[subprocess.CompletedProcess, dict]:
     """Start the study, call stop(proc) once two trials have finished; returns the
     driver's exit and {part file: mtime} of the trials finished by then."""
-    proc = subprocess.Popen(
-        cmd,
-        env=env,
-        start_new_session=True,  # its own process group, like a shell job
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_for(
-            lambda: len(list((run / "parts").glob("trial-*.parquet"))) >= 2,
-            timeout=180,
-            what="two finished trials",
-        )
-        stop(proc)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    # Files, not pipes: a pipe nobody reads until the end can fill and stall the driver.
+    out_path, err_path = run.with_suffix(".out"), run.with_suffix(".err")
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        proc = subprocess.Popen(
+            cmd, env=env, start_new_session=True, stdout=out, stderr=err, text=True
+        )  # its own process group, like a shell job
+        try:
+            wait_for(
+                lambda: len(list((run / "parts").glob("trial-*.parquet"))) >= 2,
+                timeout=180,
+                what="two finished trials",
+                log=err_path,
+                alive=proc,
+            )
+            stop(proc)
+            proc.wait(timeout=120)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
     finished = {p.name: p.stat().st_mtime_ns for p in (run / "parts").glob("trial-*.parquet")}
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, err), finished
+    done = subprocess.CompletedProcess(
+        cmd, proc.returncode, out_path.read_text(), err_path.read_text()
+    )
+    return done, finished
 
 
 def check_resumed(cmd, env, run, finished: dict) -> None:

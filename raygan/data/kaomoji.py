@@ -81,6 +81,12 @@ def read_emoticon_file(path: str | Path, *, max_len: int = 40) -> EmoticonCorpus
         raw = path.read_bytes()
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+    nul = raw.find(b"\x00")
+    if nul >= 0:  # valid UTF-8 can still be a binary file; no emoticon holds NUL
+        raise DataError(
+            f"{path}: a binary file (NUL byte at offset {nul}); "
+            "expected UTF-8 text, one emoticon a line"
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -99,7 +105,7 @@ def read_emoticon_file(path: str | Path, *, max_len: int = 40) -> EmoticonCorpus
             )
         faces.append(face)
     if not faces:
-        raise DataError(f"{path}: no emoticons (the file is empty); expected one per line")
+        raise DataError(f"{path}: no emoticons (empty, or blank lines only); expected one per line")
     return EmoticonCorpus(train=tuple(faces), heldout=(), source=str(path))
 
 

@@ -1,0 +1,83 @@
+"""Memory over a long study: the driver's resident memory as trials finish, and the peak
+memory of each trial worker.
+
+    python benchmarks/memory.py [--trials 200] [--study seqgan_tradeoff] [--profile smoke]
+
+Runs the study through the engine in this process (this process is the driver), on a
+local Ray with 2 concurrent trials. After every finished trial it reads this process's
+resident memory (/proc/self/status, Linux). Prints the driver's memory at a few points,
+its growth per 100 trials once warm (from the first quarter of the trials to the last),
+and the workers' peak memory from the `peak_rss_mb` column of trials.parquet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import numpy as np
+import pandas as pd
+import ray
+
+from raygan import load_spec
+from raygan.engine import run_study
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now, in MiB (Linux)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--study", default="seqgan_tradeoff")
+    ap.add_argument("--profile", default="smoke")
+    ap.add_argument("--trials", type=int, default=200)
+    args = ap.parse_args()
+
+    spec = load_spec(
+        args.study,
+        profile=args.profile,
+        overrides=[f"budget.num_samples={args.trials}", "sampler=random", "budget.max_concurrent=2"],
+    )
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    before = rss_mb()
+    samples: list[float] = []
+
+    def echo(line: str) -> None:  # called once per finished trial, on the driver
+        if line.startswith("[raygan] trial "):
+            samples.append(rss_mb())
+
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as storage:
+        run_study(spec, storage=storage, name="memory", verbose=0, echo=echo)
+        after = rss_mb()
+        trials = pd.read_parquet(f"{storage}/memory/trials.parquet")
+    ray.shutdown()
+    wall = time.perf_counter() - start
+
+    n = len(samples)
+    print(f"study {spec.name}, profile {spec.profile}: {n} trials in {wall:.0f} s, 2 concurrent")
+    print(f"driver resident memory (MiB): after ray.init {before:.0f}")
+    for k in sorted({1, n // 4, n // 2, 3 * n // 4, n} - {0}):
+        print(f"  after trial {k:4d}: {samples[k - 1]:7.0f}")
+    print(f"  after the final tables and report: {after:.0f}")
+    q = max(1, n // 4)
+    growth = (np.mean(samples[-q:]) - np.mean(samples[:q])) / max(1, n - q) * 100
+    print(f"driver growth once warm: {growth:+.1f} MiB per 100 trials")
+    peak = trials.peak_rss_mb
+    print(
+        f"trial workers' peak resident memory (MiB): median {peak.median():.0f}, "
+        f"max {peak.max():.0f} over {peak.count()} trials"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""How fast each sampler approaches the best trade-off: hypervolume of the Pareto front
+after k trials, the study's sampler vs random search vs the paper's grid over N = 1..10.
+
+    python benchmarks/search_efficiency.py [--seeds 3] [--trials 10]
+
+Every study is seqgan_tradeoff through the real engine (one local Ray for all), with the
+same fixed settings and the same trial budget; only the search differs:
+  - the study's sampler (NSGA-II) over the default profile's search space,
+  - random search over the same space,
+  - the paper's grid: N = 1..10 (the paper profile, trained as long as the others).
+Hypervolume: validity up, memorization down, reference point (0, 1); trials counted in the
+order they were asked for (trial_index). Prints mean hypervolume vs trials over the seeds,
+and for each seed how many trials each sampler needed to reach the grid's final
+hypervolume (goal: at most half the grid's).
+
+The fixed settings are a reduced-cost version of the default profile (fewer pre-training
+epochs, rounds and samples) so that 3 seeds x 3 samplers x 10 trials fit in minutes on a
+laptop; --fidelity default runs the default profile's own settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import numpy as np
+import pandas as pd
+import ray
+
+from raygan import load_spec
+from raygan.engine import run_study
+from raygan.results import hypervolume
+
+STUDY = "seqgan_tradeoff"
+REFERENCE = (0.0, 1.0)  # (validity, memorization): the worst possible trade-off
+MODES = ["max", "min"]
+# a trial of ~10 s on one core instead of ~60 s: what shrinks is training length and the
+# evaluation sample; the model, data and objectives are the study's own
+REDUCED = [
+    "fixed.mle_epochs=8",
+    "fixed.eval_samples=400",
+    "fixed.rollouts=8",
+]
+
+
+def hypervolume_curve(trials: pd.DataFrame, k_max: int) -> list[float]:
+    """Hypervolume of the completed trials among the first k asked for, k = 1..k_max."""
+    trials = trials.sort_values("trial_index")
+    done = trials.status == "completed"
+    points = trials[["validity", "memorization"]].to_numpy(dtype=float)
+    return [
+        hypervolume(points[:k][done.to_numpy()[:k]], MODES, REFERENCE) for k in range(1, k_max + 1)
+    ]
+
+
+def run(sampler: str, seed: int, trials: int, fidelity: list[str], storage: str) -> pd.DataFrame:
+    common = [*fidelity, f"seed={seed}", f"budget.num_samples={trials}", "budget.max_failures=0"]
+    searched = load_spec(STUDY, overrides=common)
+    if sampler == "grid":
+        # the paper profile (N = 1..10 on a grid, its learning rates) trained as long as the
+        # searched studies' trials: the same pre-training, and 5 rounds, the middle of the
+        # 0..10 the others search (the paper's own 50 epochs and 20 rounds cost far more)
+        mle_epochs = searched.trial_config({})["mle_epochs"]
+        same_cost = [f"fixed.mle_epochs={mle_epochs}", "fixed.rounds=5"]
+        spec = load_spec(STUDY, profile="paper", overrides=[*common, *same_cost])
+    else:
+        spec = load_spec(STUDY, overrides=[*common, f"sampler={sampler}"])
+    name = f"{sampler}-{seed}"
+    run_study(spec, storage=storage, name=name, verbose=0, echo=lambda s: None)
+    return pd.read_parquet(f"{storage}/{name}/trials.parquet")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--trials", type=int, default=10, help="budget of every study (grid: 10)")
+    ap.add_argument("--fidelity", choices=("reduced", "default"), default="reduced")
+    args = ap.parse_args()
+    fidelity = REDUCED if args.fidelity == "reduced" else []
+    study_sampler = load_spec(STUDY).sampler
+    samplers = [study_sampler, "random", "grid"]
+
+    ray.init(address="local", include_dashboard=False, logging_level="WARNING")
+    curves: dict[str, list[list[float]]] = {s: [] for s in samplers}
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as storage:
+        for seed in range(args.seeds):
+            for sampler in samplers:  # interleaved: drift in machine load hits all alike
+                t0 = time.perf_counter()
+                trials = run(sampler, seed, args.trials, fidelity, storage)
+                curves[sampler].append(hypervolume_curve(trials, args.trials))
+                print(
+                    f"seed {seed} {sampler:>6}: {len(trials)} trials in {time.perf_counter() - t0:5.0f} s, "
+                    f"final hypervolume {curves[sampler][-1][-1]:.3f}",
+                    flush=True,
+                )
+    ray.shutdown()
+
+    print(f"\nhypervolume (validity up, memorization down, reference {REFERENCE}) after k trials,")
+    print(
+        f"mean over {args.seeds} seeds; fidelity {args.fidelity}; {time.perf_counter() - start:.0f} s in all"
+    )
+    print("   k  " + "  ".join(f"{s:>8}" for s in samplers))
+    for k in range(args.trials):
+        row = [np.mean([c[k] for c in curves[s]]) for s in samplers]
+        print(f"  {k + 1:2d}  " + "  ".join(f"{v:8.3f}" for v in row))
+
+    print("\ntrials needed to reach the grid's final hypervolume (same seed); '-' = never")
+    print("seed  grid final  " + "  ".join(f"{s:>8}" for s in samplers[:2]))
+    reached = {s: [] for s in samplers[:2]}
+    for i in range(args.seeds):
+        target = curves["grid"][i][-1]
+        cells = []
+        for s in samplers[:2]:
+            k = next((k + 1 for k, v in enumerate(curves[s][i]) if v >= target), None)
+            reached[s].append(k)
+            cells.append(f"{k if k else '-':>8}")
+        print(f"  {i}     {target:.3f}    " + "  ".join(cells))
+    half = args.trials // 2
+    for s in samplers[:2]:
+        ok = sum(k is not None and k <= half for k in reached[s])
+        print(
+            f"{s}: reached it within {half} trials (half the grid's) for {ok} of {args.seeds} seeds"
+        )
+
+
+if __name__ == "__main__":
+    main()

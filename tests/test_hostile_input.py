@@ -1,0 +1,251 @@
+"""Hostile input: every bad study file, flag or data file exits 2 with one line that names
+what was wrong, without a traceback and without leaving a run directory behind.
+
+One table, three kinds of input. A study-file case is a TOML text (a valid study edited);
+a data-file case writes the file and points the study at it. Everything runs through
+`raygan.study.main`, the CLI's own entry point, before Ray is ever started.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from idx_files import TRAIN_N, idx_bytes, write_mnist  # tests/support
+
+from raygan.study import main
+
+VALID = """
+description = "a valid study, edited by each case"
+experiment = "seqgan"
+seed = 1
+sampler = "nsga2"
+
+[fixed]
+mle_epochs = 1
+
+[search.duplication]
+type = "int"
+low = 1
+high = 10
+
+[search.temperature]
+type = "float"
+low = 0.5
+high = 1.5
+
+[objectives]
+validity = "max"
+memorization = "min"
+
+[budget]
+num_samples = 4
+max_concurrent = 1
+
+[resources]
+cpus = 1
+gpus = 0
+"""
+
+
+def edit(old: str, new: str) -> str:
+    assert old in VALID
+    return VALID.replace(old, new)
+
+
+def study_file(text: str | bytes):
+    """A case that runs the CLI on this study file."""
+
+    def argv(inputs: Path) -> list[str]:
+        path = inputs / "bad.toml"
+        path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
+        return [str(path)]
+
+    return argv
+
+
+def flags(*args: str):
+    return lambda inputs: list(args)
+
+
+def emoticon_file(content: bytes, *, name: str = "faces.txt"):
+    """A case that trains the SeqGAN study on this file."""
+
+    def argv(inputs: Path) -> list[str]:
+        path = inputs / name
+        if content is not None:
+            path.write_bytes(content)
+        return ["seqgan_tradeoff", "--set", f"data.source={json.dumps(str(path))}"]
+
+    return argv
+
+
+def idx_directory(overrides=None, *, junk_gz: str | None = None):
+    """A case that points the augmentation study at a directory of MNIST IDX files."""
+
+    def argv(inputs: Path) -> list[str]:
+        directory = inputs / "mnist"
+        write_mnist(directory, gz=junk_gz is not None, overrides=overrides)
+        if junk_gz:
+            (directory / f"{junk_gz}.gz").write_bytes(b"junk, not gzip")
+        return ["augment_imbalanced", "--set", f"data.source={json.dumps(str(directory))}"]
+
+    return argv
+
+
+IMAGES = np.zeros((TRAIN_N, 28, 28))
+
+# (case, argv maker, what the one line must say)
+CASES = [
+    # ---- study files
+    ("toml syntax error", study_file(edit('sampler = "nsga2"', "sampler = ")), "bad.toml: "),
+    ("not UTF-8", study_file(b'experiment = "seqgan"\n\xff\xfe = 1\n'), "bad.toml: "),
+    ("empty file", study_file(""), "experiment: missing"),
+    ("unknown top-level key", study_file('samplr = "tpe"\n' + VALID), "samplr"),
+    ("unknown setting", study_file(edit("mle_epochs = 1", "nope = 1")), "fixed.nope"),
+    (
+        "wrong type",
+        study_file(edit("num_samples = 4", 'num_samples = "four"')),
+        "budget.num_samples",
+    ),
+    (
+        "float for an int",
+        study_file(edit("mle_epochs = 1", "mle_epochs = 1.5")),
+        "fixed.mle_epochs",
+    ),
+    (
+        "low > high",
+        study_file(edit("low = 1\nhigh = 10", "low = 10\nhigh = 1")),
+        "search.duplication",
+    ),
+    (
+        "empty choices",
+        study_file(VALID + '\n[search.emb_dim]\ntype = "categorical"\nchoices = []\n'),
+        "search.emb_dim",
+    ),
+    (
+        "unknown parameter type",
+        study_file(edit('type = "float"', 'type = "uniform"')),
+        "search.temperature",
+    ),
+    (
+        "zero budget",
+        study_file(edit("num_samples = 4", "num_samples = 0")),
+        "budget.num_samples: 0",
+    ),
+    (
+        "negative concurrency",
+        study_file(edit("max_concurrent = 1", "max_concurrent = -2")),
+        "budget.max_concurrent: -2",
+    ),
+    ("GPU fraction > 1", study_file(edit("gpus = 0\n", "gpus = 1.5\n")), "resources.gpus: 1.5"),
+    ("GPU fraction < 0", study_file(edit("gpus = 0\n", "gpus = -0.25\n")), "resources.gpus: -0.25"),
+    ("unknown sampler", study_file(edit('"nsga2"', '"cmaes"')), "sampler: 'cmaes'"),
+    ("unknown metric", study_file(edit('validity = "max"', 'accuracy = "max"')), "accuracy"),
+    ("bad objective mode", study_file(edit('validity = "max"', 'validity = "up"')), "validity"),
+    (
+        "duplicate parameter",
+        study_file(VALID + '\n[search.duplication]\ntype = "int"\nlow = 2\nhigh = 3\n'),
+        "bad.toml: ",
+    ),
+    (
+        "fixed and searched",
+        study_file(edit("mle_epochs = 1", "mle_epochs = 1\nduplication = 3")),
+        "search.duplication",
+    ),
+    ("code as experiment", study_file(edit('"seqgan"', '"os:system"')), "experiment: 'os:system'"),
+    ("negative seed", study_file(edit("seed = 1", "seed = -1")), "seed: -1"),
+    # ---- flags
+    ("unknown study", flags("nope"), "unknown study 'nope'"),
+    ("unknown profile", flags("seqgan_tradeoff", "--profile", "huge"), "profile 'huge'"),
+    ("--set unknown key", flags("seqgan_tradeoff", "--set", "fixed.nope=1"), "fixed.nope"),
+    (
+        "--set unparseable value",
+        flags("seqgan_tradeoff", "--set", "fixed.mle_epochs=[1"),
+        "cannot parse",
+    ),
+    ("--set without =", flags("seqgan_tradeoff", "--set", "budget.num_samples"), "--set"),
+    ("--num-samples 0", flags("seqgan_tradeoff", "--num-samples", "0"), "budget.num_samples: 0"),
+    ("--seed negative", flags("seqgan_tradeoff", "--seed", "-5"), "seed: -5"),
+    ("--cpus-per-trial 0", flags("seqgan_tradeoff", "--cpus-per-trial", "0"), "resources.cpus"),
+    (
+        "--gpus-per-trial 2",
+        flags("seqgan_tradeoff", "--gpus-per-trial", "2"),
+        "--gpus-per-trial: 2.0 must be between 0 and 1",
+    ),
+    ("--name ../", flags("seqgan_tradeoff", "--name", "../evil"), "--name: '../evil'"),
+    ("--name absolute", flags("seqgan_tradeoff", "--name", "/tmp/evil"), "--name: '/tmp/evil'"),
+    ("--name ..", flags("seqgan_tradeoff", "--name", ".."), "--name: '..'"),
+    ("--resume, no run", flags("seqgan_tradeoff", "--resume"), "--resume: no run of"),
+    (
+        "--set data out of range",
+        flags("seqgan_tradeoff", "--set", "data.size=5000"),
+        "data.size: 5000",
+    ),
+    # ---- data files
+    ("empty emoticon file", emoticon_file(b""), "faces.txt: no emoticons"),
+    ("blank lines only", emoticon_file(b"\n  \n"), "faces.txt: no emoticons"),
+    ("binary file", emoticon_file(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), "a binary file"),
+    ("NUL bytes in UTF-8", emoticon_file(b"(^_^)\n\x00\x00\n"), "a binary file"),
+    ("non-UTF-8", emoticon_file("(^_^)\n(´ー`)\n".encode("cp932")), "faces.txt:2: not UTF-8"),
+    (
+        "over-long line",
+        emoticon_file(b"(" + b"^" * 200 + b")\n"),
+        "faces.txt:1: emoticon of 202 characters",
+    ),
+    ("missing file", emoticon_file(None, name="none.txt"), "none.txt: cannot read"),
+    ("IDX wrong magic", idx_directory({"train_images": idx_bytes(IMAGES, 0x802)}), "wrong magic"),
+    (
+        "IDX truncated body",
+        idx_directory({"train_images": idx_bytes(IMAGES[:, :2], 0x803, dims=IMAGES.shape)}),
+        "train-images-idx3-ubyte: truncated",
+    ),
+    ("IDX file missing", idx_directory({"test_labels": None}), "missing t10k-labels-idx1-ubyte"),
+    (
+        "IDX gzip corrupt",
+        idx_directory(junk_gz="t10k-images-idx3-ubyte"),
+        "t10k-images-idx3-ubyte.gz: not a readable gzip file",
+    ),
+]
+
+
+@pytest.mark.parametrize("make_argv, message", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(
+    make_argv, message, tmp_path, monkeypatch, capsys
+):
+    inputs, work = tmp_path / "inputs", tmp_path / "work"
+    inputs.mkdir()
+    work.mkdir()
+    argv = make_argv(inputs)
+    monkeypatch.chdir(work)  # the default storage, ./raygan_runs, would land here
+    assert main([*argv, "--storage", str(work / "runs")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert "Traceback" not in err[0] and err[0].startswith("raygan.study: error: ")
+    assert message in err[0]
+    assert list(work.iterdir()) == []  # no run directory, not even an empty one
+
+
+def test_the_table_covers_each_kind_of_input():
+    assert len(CASES) >= 25
+    kinds = {c[1].__qualname__.split(".")[0] for c in CASES}
+    assert kinds == {"study_file", "flags", "emoticon_file", "idx_directory"}
+
+
+def test_a_real_process_prints_one_line_too(tmp_path):
+    """The same through `python -m raygan.study`: no warning or traceback on stderr."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text(edit("gpus = 0\n", "gpus = 1.5\n"), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "raygan.study", str(bad), "--storage", str(tmp_path / "runs")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "resources.gpus: 1.5" in done.stderr
+    assert not (tmp_path / "runs").exists()

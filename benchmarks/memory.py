@@ -2,12 +2,16 @@
 memory of each trial worker.
 
     python benchmarks/memory.py [--trials 200] [--study seqgan_tradeoff] [--profile smoke]
+    python benchmarks/memory.py --compare     # also with Tune's statistics kept, side by side
 
 Runs the study through the engine in this process (this process is the driver), on a
 local Ray with 2 concurrent trials. After every finished trial it reads this process's
 resident memory (/proc/self/status, Linux). Prints the driver's memory at a few points,
 its growth per 100 trials once warm (from the first quarter of the trials to the last),
 and the workers' peak memory from the `peak_rss_mb` column of trials.parquet.
+
+--compare first runs the same study with raygan's release of Tune's per-trial running
+statistics switched off (what a plain Tune run keeps), then as shipped, one Ray for both.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import numpy as np
 import pandas as pd
 import ray
 
-from raygan import load_spec
+from raygan import engine, load_spec
 from raygan.engine import run_study
 
 
@@ -40,14 +44,38 @@ def main() -> None:
     ap.add_argument("--study", default="seqgan_tradeoff")
     ap.add_argument("--profile", default="smoke")
     ap.add_argument("--trials", type=int, default=200)
+    ap.add_argument("--compare", action="store_true", help="also run with statistics kept")
     args = ap.parse_args()
 
     spec = load_spec(
         args.study,
         profile=args.profile,
-        overrides=[f"budget.num_samples={args.trials}", "sampler=random", "budget.max_concurrent=2"],
+        overrides=[
+            f"budget.num_samples={args.trials}",
+            "sampler=random",
+            "budget.max_concurrent=2",
+        ],
     )
     ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    growth = {}
+    modes = ["statistics kept", "as shipped"] if args.compare else ["as shipped"]
+    for mode in modes:
+        released = engine._release_running_statistics
+        if mode == "statistics kept":
+            engine._release_running_statistics = lambda trial: None
+        try:
+            growth[mode] = measure(spec, mode)
+        finally:
+            engine._release_running_statistics = released
+    ray.shutdown()
+    if args.compare:
+        kept, shipped = growth["statistics kept"], growth["as shipped"]
+        print(
+            f"\ndriver growth per 100 trials: {kept:+.1f} MiB kept vs {shipped:+.1f} MiB as shipped"
+        )
+
+
+def measure(spec, mode: str) -> float:
     before = rss_mb()
     samples: list[float] = []
 
@@ -60,12 +88,13 @@ def main() -> None:
         run_study(spec, storage=storage, name="memory", verbose=0, echo=echo)
         after = rss_mb()
         trials = pd.read_parquet(f"{storage}/memory/trials.parquet")
-    ray.shutdown()
     wall = time.perf_counter() - start
 
     n = len(samples)
-    print(f"study {spec.name}, profile {spec.profile}: {n} trials in {wall:.0f} s, 2 concurrent")
-    print(f"driver resident memory (MiB): after ray.init {before:.0f}")
+    print(
+        f"\n[{mode}] study {spec.name}, profile {spec.profile}: {n} trials in {wall:.0f} s, 2 concurrent"
+    )
+    print(f"driver resident memory (MiB): at the start {before:.0f}")
     for k in sorted({1, n // 4, n // 2, 3 * n // 4, n} - {0}):
         print(f"  after trial {k:4d}: {samples[k - 1]:7.0f}")
     print(f"  after the final tables and report: {after:.0f}")
@@ -77,6 +106,7 @@ def main() -> None:
         f"trial workers' peak resident memory (MiB): median {peak.median():.0f}, "
         f"max {peak.max():.0f} over {peak.count()} trials"
     )
+    return growth
 
 
 if __name__ == "__main__":

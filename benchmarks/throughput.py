@@ -45,9 +45,10 @@ def worker(profile, params, repeats, threads, barrier, out) -> None:
     out.put((time.time(), torch.get_num_threads()))
 
 
-def measure(size: str, n: int, threads: int | None) -> tuple[float, int]:
+def measure(size: str, n: int, threads: int | None, repeats: int | None) -> tuple[float, int]:
     """Trials per hour of n processes side by side; threads None = torch's default."""
-    profile, params, repeats = SIZES[size]
+    profile, params, default_repeats = SIZES[size]
+    repeats = repeats or default_repeats
     ctx = mp.get_context("spawn")  # a fresh interpreter each, like a Ray worker
     barrier, out = ctx.Barrier(n + 1), ctx.Queue()
     procs = [
@@ -71,15 +72,18 @@ def main() -> None:
     )
     ap.add_argument("--sizes", default="smoke,default")
     ap.add_argument("--concurrency", default="1,2,4", help="N: trials side by side")
+    ap.add_argument("--repeats", type=int, help="trials per process (default: per size)")
     args = ap.parse_args()
     cores = os.cpu_count() or 1
     print(f"{cores} cores; one process per concurrent trial; trials per hour (higher is better)")
-    print(f"{'size':>8} {'N':>3} {'cpus/trial':>10} {'raygan':>16} {'torch defaults':>18} {'ratio':>6}")
+    print(
+        f"{'size':>8} {'N':>3} {'cpus/trial':>10} {'raygan':>16} {'torch defaults':>18} {'ratio':>6}"
+    )
     for size in args.sizes.split(","):
         for n in (int(x) for x in args.concurrency.split(",")):
             ours_threads = max(1, cores // n)
-            ours, t_ours = measure(size, n, ours_threads)
-            theirs, t_theirs = measure(size, n, None)
+            ours, t_ours = measure(size, n, ours_threads, args.repeats)
+            theirs, t_theirs = measure(size, n, None, args.repeats)
             print(
                 f"{size:>8} {n:3d} {cores / n:10.2g} {ours:9.0f} ({t_ours} thr) "
                 f"{theirs:11.0f} ({t_theirs} thr) {ours / theirs:6.2f}",

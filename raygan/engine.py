@@ -320,6 +320,7 @@ class Recorder(tune.Callback):
     def on_trial_complete(self, iteration, trials, trial, **info):
         existing = self.store.read_part("trial", trial.trial_id, self._trial_schema())
         if existing and existing[0]["status"] == "completed":
+            _release_running_statistics(trial)
             return  # recorded before an interruption; Tune only re-confirmed it
         last = trial.last_result or {}
         row = self._base_row(trial)
@@ -332,7 +333,7 @@ class Recorder(tune.Callback):
             **_where_and_when(last),
             **{m: last.get(m) for m in self.metric_names + self.matrix_names},
         )
-        self._write(row)
+        self._write(trial, row)
 
     def on_trial_error(self, iteration, trials, trial, **info):
         last = trial.last_result or {}
@@ -344,11 +345,12 @@ class Recorder(tune.Callback):
             num_steps=last.get("num_steps"),
             **_where_and_when(last),
         )
-        self._write(row)
+        self._write(trial, row)
 
-    def _write(self, row: dict) -> None:
+    def _write(self, trial, row: dict) -> None:
         self.history.pop(row["trial_id"], None)  # the trial is over: its rows are on disk
         self.store.write_part("trial", row["trial_id"], [row], self._trial_schema())
+        _release_running_statistics(trial)
         objectives = self.objectives
         if self.front_points is None:
             done = self.store.read_parts("trial", self._trial_schema()).to_pylist()
@@ -368,6 +370,26 @@ class Recorder(tune.Callback):
         (self.echo or print)(
             f"[raygan] trial {row['trial_index']} {what}; Pareto front: {front} trials"
         )
+
+
+def _release_running_statistics(trial) -> None:
+    """Drop Tune's running statistics of a finished trial (max, min, mean and last-5/10
+    means of every number it reported, and their JSON cache).
+
+    Tune keeps every Trial object for the whole run, and these statistics were most of
+    the driver's growth, ~70 KB per trial (docs/benchmarks.md). raygan never reads them:
+    the trial's rows are already in Parquet, and its last result (which Tune's restore
+    and raygan's rows need) stays. A Tune without these attributes is left alone.
+    """
+    metadata = getattr(trial, "run_metadata", None)
+    for name in ("metric_analysis", "metric_n_steps"):
+        table = getattr(metadata, name, None)
+        if isinstance(table, dict):
+            table.clear()
+    if hasattr(metadata, "invalidate_cache"):
+        metadata.invalidate_cache()
+    if hasattr(trial, "invalidate_json_state"):
+        trial.invalidate_json_state()
 
 
 def _where_and_when(last: dict) -> dict:

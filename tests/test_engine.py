@@ -235,3 +235,21 @@ def test_uri_storage_tensorboard_and_optuna_dashboard_view(ray_session, faulty_s
         timeout=60,
     )
     assert seen.stdout.strip() == "3 ['COMPLETE'] ['MAXIMIZE', 'MINIMIZE']", seen.stderr
+
+
+def test_finished_trials_leave_no_running_statistics_on_the_driver():
+    """Tune keeps every Trial for the whole run; raygan drops the per-metric statistics
+    of finished ones (most of the driver's growth per trial) and keeps the last result."""
+    from ray.tune.experiment import Trial
+
+    from raygan.engine import _release_running_statistics
+
+    trial = Trial("__fake", stub=True)  # a real Tune Trial, not started
+    for step in range(1, 4):
+        trial.update_last_result({"validity": 0.1 * step, "training_iteration": step})
+    before = len(trial.run_metadata.get_json_state())
+    assert "validity" in trial.run_metadata.metric_analysis
+    _release_running_statistics(trial)
+    assert trial.run_metadata.metric_analysis == {} and trial.run_metadata.metric_n_steps == {}
+    assert trial.last_result["validity"] == pytest.approx(0.3)  # what raygan's rows need
+    assert len(trial.run_metadata.get_json_state()) < before  # Tune's snapshot shrinks

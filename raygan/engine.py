@@ -280,21 +280,35 @@ class Recorder(tune.Callback):
     def _trial_schema(self):
         return trial_schema(self.spec, self.metric_names, self.matrix_names)
 
-    def _base_row(self, trial) -> dict:
-        config = trial.config
+    def _base_row(self, trial_id: str, config: dict, retries: int | None) -> dict:
         return {
             "study": self.spec.name,
             "run": self.run,
-            "trial_id": trial.trial_id,
+            "trial_id": trial_id,
             "trial_index": int(config.get("_index", -1)),
             "seed": int(config.get("_seed", -1)),
             **{f"param_{p.name}": config.get(p.name) for p in self.spec.search},
             "cpus": self.cpus,
             "gpus": self.gpus,
-            "retries": int(trial.num_failures),
+            "retries": retries,
             "raygan_version": raygan.__version__,
             "finished_at": datetime.now(UTC),
         }
+
+    def _ended_row(self, trial_id: str, config: dict, retries: int | None, last: dict) -> dict:
+        """The row of a trial that ended without an error: completed if it ran every
+        round, else stopped (by the time budget)."""
+        row = self._base_row(trial_id, config, retries)
+        done = last.get("step", -1) + 1
+        total = last.get("num_steps", 0)
+        row.update(
+            status="completed" if total and done == total else "stopped",
+            steps=done,
+            num_steps=total,
+            **_where_and_when(last),
+            **{m: last.get(m) for m in self.metric_names + self.matrix_names},
+        )
+        return row
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         schema = history_schema(self.spec, self.metric_names)
@@ -322,22 +336,29 @@ class Recorder(tune.Callback):
         if existing and existing[0]["status"] == "completed":
             _release_running_statistics(trial)
             return  # recorded before an interruption; Tune only re-confirmed it
-        last = trial.last_result or {}
-        row = self._base_row(trial)
-        done = last.get("step", -1) + 1
-        total = last.get("num_steps", 0)
-        row.update(
-            status="completed" if total and done == total else "stopped",
-            steps=done,
-            num_steps=total,
-            **_where_and_when(last),
-            **{m: last.get(m) for m in self.metric_names + self.matrix_names},
+        row = self._ended_row(
+            trial.trial_id, trial.config, int(trial.num_failures), trial.last_result or {}
         )
         self._write(trial, row)
 
+    def record_cut_short(self, results) -> int:
+        """Rows for the trials the time budget stopped: Tune stops them without a
+        completion event. From Tune's results (its last result of each trial); how many
+        retries they took is not in there. Returns how many rows were written."""
+        written = 0
+        for result in results:
+            last = result.metrics or {}
+            trial_id = last.get("trial_id")
+            if "step" not in last or self.store.read_part("trial", trial_id, self._trial_schema()):
+                continue  # never reported a round, or already has its row
+            row = self._ended_row(trial_id, result.config or {}, None, last)
+            self._write(None, row)
+            written += 1
+        return written
+
     def on_trial_error(self, iteration, trials, trial, **info):
         last = trial.last_result or {}
-        row = self._base_row(trial)
+        row = self._base_row(trial.trial_id, trial.config, int(trial.num_failures))
         row.update(
             status="failed",
             error=_error_line(trial),
@@ -350,7 +371,8 @@ class Recorder(tune.Callback):
     def _write(self, trial, row: dict) -> None:
         self.history.pop(row["trial_id"], None)  # the trial is over: its rows are on disk
         self.store.write_part("trial", row["trial_id"], [row], self._trial_schema())
-        _release_running_statistics(trial)
+        if trial is not None:
+            _release_running_statistics(trial)
         objectives = self.objectives
         if self.front_points is None:
             done = self.store.read_parts("trial", self._trial_schema()).to_pylist()
@@ -366,7 +388,7 @@ class Recorder(tune.Callback):
         if row["status"] == "failed":
             what = f"failed: {row['error']}"
         else:
-            what = row["status"] + ": " + ", ".join(f"{m}={row[m]:.3f}" for m in objectives)
+            what = row["status"] + ": " + ", ".join(f"{m}={_number(row[m])}" for m in objectives)
         (self.echo or print)(
             f"[raygan] trial {row['trial_index']} {what}; Pareto front: {front} trials"
         )
@@ -390,6 +412,10 @@ def _release_running_statistics(trial) -> None:
         metadata.invalidate_cache()
     if hasattr(trial, "invalidate_json_state"):
         trial.invalidate_json_state()
+
+
+def _number(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def _where_and_when(last: dict) -> dict:
@@ -594,18 +620,23 @@ def run_study(
                     verbose=verbose,
                 ),
             )
-        results = tuner.fit()
+        results, saw_sigint = _fit_noting_interrupt(tuner)
         wall = time.perf_counter() - start
-        # Tune returns normally after a Ctrl-C, with the trials it stopped left unfinished
-        # in its saved state (what --resume picks up) but marked terminated in memory. The
-        # Recorder's rows tell: every trial Tune made has one when the study ended, and
-        # there are num_samples of them unless the time budget ran out first.
-        finished = store.part_count("trial")
-        expected = len(results) if spec.time_budget_s else max(len(results), spec.num_samples)
-        if finished < expected:
-            raise StudyInterrupted(
-                name=name, location=store.location, finished=finished, total=spec.num_samples
+        if saw_sigint is None:  # Tune's handler was off: every trial has a row, or it stopped
+            saw_sigint = not spec.time_budget_s and store.part_count("trial") < max(
+                len(results), spec.num_samples
             )
+        if saw_sigint:
+            # Tune saved the stopped trials as unfinished (what --resume picks up): no
+            # rows for them and no final tables, the study is not over.
+            raise StudyInterrupted(
+                name=name,
+                location=store.location,
+                finished=store.part_count("trial"),
+                total=spec.num_samples,
+            )
+        if spec.time_budget_s:
+            callback.record_cut_short(results)
         _close_orphans(journal, study_name=name)
         if store.local_path is None:  # keep the run's Optuna study with its results
             store.write_text("optuna.journal", journal.read_text(encoding="utf-8"))
@@ -620,6 +651,29 @@ def run_study(
             signal.signal(signal.SIGTERM, previous_sigterm)
         if started_ray:
             ray.shutdown()
+
+
+def _second_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt  # what a second Ctrl-C does once Tune has let go
+
+
+def _fit_noting_interrupt(tuner):
+    """tuner.fit(), and whether a SIGINT (Ctrl-C) stopped it: None where that cannot be told.
+
+    Tune returns normally after a Ctrl-C, marking the trials it stopped as terminated in
+    memory. But for the run it installs its own SIGINT handler, which on firing puts back
+    the handler it found: if ours is back afterwards, Tune's fired. Either way the
+    handler from before the run is restored.
+    """
+    in_main = threading.current_thread() is threading.main_thread()
+    if not in_main or os.environ.get("TUNE_DISABLE_SIGINT_HANDLER", "0") != "0":
+        return tuner.fit(), None
+    before = signal.signal(signal.SIGINT, _second_interrupt)
+    try:
+        results = tuner.fit()
+        return results, signal.getsignal(signal.SIGINT) is _second_interrupt
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def _close_orphans(journal: Path, *, study_name: str) -> None:

@@ -191,6 +191,21 @@ def test_killed_worker_is_retried_from_its_checkpoint(ray_session, faulty_study,
     assert states == [optuna.trial.TrialState.COMPLETE] * 2
 
 
+def test_time_budget_ends_the_study_with_stopped_rows(ray_session, faulty_study, tmp_path):
+    """Running out of budget.time_budget_s is an end, not an interruption: the trials it
+    cut short are 'stopped' rows, kept off the front, and the final tables are written."""
+    spec = load_spec(
+        faulty_study,
+        overrides=["budget.time_budget_s=25", "fixed.steps=1000", "fixed.sleep_s=0.1"],
+    )
+    out = run_study(spec, storage=str(tmp_path), name="tb", verbose=0, echo=lambda s: None)
+    trials = pd.read_parquet(tmp_path / "tb" / "trials.parquet")
+    assert 1 <= len(trials) < 6 and (trials.status == "stopped").all()
+    assert (trials.steps.between(1, 999)).all() and not trials.pareto.any()
+    assert trials.retries.isna().all()  # not in what Tune hands back for these trials
+    assert out.completed == 0
+
+
 def test_existing_run_is_never_overwritten(ray_session, faulty_study, tmp_path):
     from raygan.engine import StudyError
 

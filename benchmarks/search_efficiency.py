@@ -94,7 +94,7 @@ def main() -> None:
                 curves[sampler].append(hypervolume_curve(trials, args.trials))
                 print(
                     f"seed {seed} {sampler:>6}: {len(trials)} trials in {time.perf_counter() - t0:5.0f} s, "
-                    f"final hypervolume {curves[sampler][-1][-1]:.3f}",
+                    f"hypervolume after k trials: {' '.join(f'{v:.3f}' for v in curves[sampler][-1])}",
                     flush=True,
                 )
     ray.shutdown()

@@ -45,31 +45,27 @@ def max_overlap(intervals) -> int:
     return best
 
 
+def study_on_cluster(study, cluster, storage, name: str, *settings: str) -> list[str]:
+    """The CLI joining the test cluster with fractional-GPU trials; settings are --set items."""
+    cmd = [sys.executable, "-m", "raygan.study", str(study), "--address", cluster.address]
+    cmd += ["--storage", str(storage), "--name", name, "--quiet", "--gpus-per-trial", "0.5"]
+    for item in settings:
+        cmd += ["--set", item]
+    return cmd
+
+
 def test_fractional_gpu_trials_fill_both_nodes(two_gpu_nodes, faulty_study, cli_env, tmp_path):
     cluster, workers = two_gpu_nodes
-    cmd = [
-        sys.executable,
-        "-m",
-        "raygan.study",
-        str(faulty_study),
-        "--address",
-        cluster.address,
-        "--storage",
-        str(tmp_path),
-        "--name",
+    cmd = study_on_cluster(
+        faulty_study,
+        cluster,
+        tmp_path,
         "mn",
-        "--quiet",
-        "--gpus-per-trial",
-        "0.5",
-        "--set",
         "budget.num_samples=8",
-        "--set",
         "budget.max_concurrent=8",
-        "--set",
         "fixed.sleep_s=1.0",
-        "--set",
         "fixed.steps=2",
-    ]
+    )
     done = subprocess.run(cmd, env=cli_env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     trials = pd.read_parquet(tmp_path / "mn" / "trials.parquet")
@@ -113,31 +109,17 @@ def test_removed_worker_node_trials_are_rescheduled(two_gpu_nodes, faulty_study,
     cluster, workers = two_gpu_nodes
     doomed = cluster.add_node(num_cpus=4, num_gpus=1)  # the test's own: the fixture's stay
     cluster.wait_for_nodes()
-    cmd = [
-        sys.executable,
-        "-m",
-        "raygan.study",
-        str(faulty_study),
-        "--address",
-        cluster.address,
-        "--storage",
-        str(tmp_path),
-        "--name",
+    cmd = study_on_cluster(
+        faulty_study,
+        cluster,
+        tmp_path,
         "gone",
-        "--quiet",
-        "--gpus-per-trial",
-        "0.5",
-        "--set",
         "budget.num_samples=8",
-        "--set",
         "budget.max_concurrent=6",  # 3 nodes x 2 slots: every node runs trials
-        "--set",
         "budget.max_failures=2",
-        "--set",
         "fixed.sleep_s=1.0",
-        "--set",
         "fixed.steps=5",
-    ]
+    )
     proc = subprocess.Popen(
         cmd, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )

@@ -146,17 +146,10 @@ class AugmentExperiment(Experiment):
         self.x = torch.tensor(split.x_train, device=self.device)  # (n, 1, H, W)
         self.y = torch.tensor(split.y_train, device=self.device)  # (n,)
         torch.manual_seed(seed)  # weight init
-        self.gan = ConditionalGAN(
+        self.gan = ConditionalGAN.from_settings(
+            cfg,
             num_classes=split.num_classes,
             image_size=split.x_train.shape[-1],
-            arch=cfg.arch,
-            loss=cfg.loss,
-            noise_dim=cfg.noise_dim,
-            hidden=cfg.hidden,
-            lr=cfg.lr,
-            betas=(cfg.beta1, cfg.beta2),
-            gp_lambda=cfg.gp_lambda,
-            n_critic=cfg.n_critic,
             device=self.device,
         )
         self.noise = (

@@ -156,17 +156,10 @@ class ClusterGANExperiment(Experiment):
         self.x = torch.tensor(self.x_train, device=self.device)  # (n, 1, H, W)
         self.y = torch.tensor(self._classes(), device=self.device)  # (n,) (digit, cluster)
         torch.manual_seed(seed)
-        self.gan = ConditionalGAN(
+        self.gan = ConditionalGAN.from_settings(
+            cfg,
             num_classes=len(digits) * cfg.clusters,
             image_size=self.x_train.shape[-1],
-            arch=cfg.arch,
-            loss=cfg.loss,
-            noise_dim=cfg.noise_dim,
-            hidden=cfg.hidden,
-            lr=cfg.lr,
-            betas=(cfg.beta1, cfg.beta2),
-            gp_lambda=cfg.gp_lambda,
-            n_critic=cfg.n_critic,
             device=self.device,
         )
         self.rng = torch.Generator(device=self.device).manual_seed(seed + 1)

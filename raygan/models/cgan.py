@@ -361,6 +361,26 @@ class ConditionalGAN:
         self.c_opt = torch.optim.Adam(self.critic.parameters(), lr=lr, betas=betas)
         self.critic_steps = 0  # critic updates so far; G updates after every n_critic-th
 
+    @classmethod
+    def from_settings(
+        cls, settings, *, num_classes: int, image_size: int, device: str | torch.device
+    ) -> ConditionalGAN:
+        """From a study's GAN settings: any object with arch, loss, noise_dim, hidden, lr,
+        beta1, beta2, gp_lambda and n_critic (the experiments' Config dataclasses)."""
+        return cls(
+            num_classes=num_classes,
+            image_size=image_size,
+            arch=settings.arch,
+            loss=settings.loss,
+            noise_dim=settings.noise_dim,
+            hidden=settings.hidden,
+            lr=settings.lr,
+            betas=(settings.beta1, settings.beta2),
+            gp_lambda=settings.gp_lambda,
+            n_critic=settings.n_critic,
+            device=device,
+        )
+
     def train_epoch(
         self,
         x: torch.Tensor,

@@ -2,7 +2,8 @@
 memory of each trial worker.
 
     python benchmarks/memory.py [--trials 200] [--study seqgan_tradeoff] [--profile smoke]
-    python benchmarks/memory.py --compare     # also with Tune's statistics kept, side by side
+    python benchmarks/memory.py --compare     # also as Tune keeps it, side by side
+    python benchmarks/memory.py --compare --set search.rounds.low=8 --set search.rounds.high=8
 
 Runs the study through the engine in this process (this process is the driver), on a
 local Ray with 2 concurrent trials. After every finished trial it reads this process's
@@ -10,13 +11,18 @@ resident memory (/proc/self/status, Linux). Prints the driver's memory at a few 
 its growth per 100 trials once warm (from the first quarter of the trials to the last),
 and the workers' peak memory from the `peak_rss_mb` column of trials.parquet.
 
---compare first runs the same study with raygan's release of Tune's per-trial running
-statistics switched off (what a plain Tune run keeps), then as shipped, one Ray for both.
+--compare runs the study twice, each in a fresh process with its own Ray: first with
+raygan's trimming of Tune's per-trial state switched off (what a plain Tune run keeps:
+running statistics, windowed means, Ray's log_once keys, glibc's freed heap), then as
+shipped.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -44,8 +50,28 @@ def main() -> None:
     ap.add_argument("--study", default="seqgan_tradeoff")
     ap.add_argument("--profile", default="smoke")
     ap.add_argument("--trials", type=int, default=200)
-    ap.add_argument("--compare", action="store_true", help="also run with statistics kept")
+    ap.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="as in raygan.study"
+    )
+    ap.add_argument("--compare", action="store_true", help="also as Tune keeps it")
+    ap.add_argument("--as-tune-keeps-it", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+
+    if args.compare:  # one fresh process per mode: a second study in the same process
+        growth = {}  # would start in a heap the first one grew and freed
+        for mode in ("as Tune keeps it", "as shipped"):
+            argv = [sys.executable, __file__, "--study", args.study, "--profile", args.profile]
+            argv += ["--trials", str(args.trials)] + [f"--set={item}" for item in args.set]
+            argv += ["--as-tune-keeps-it"] if mode == "as Tune keeps it" else []
+            out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+            print(out, end="")
+            growth[mode] = float(re.search(r"once warm: ([-+0-9.]+) MiB", out).group(1))
+        kept, shipped = growth["as Tune keeps it"], growth["as shipped"]
+        print(
+            f"\ndriver growth per 100 trials: {kept:+.1f} MiB as Tune keeps it vs "
+            f"{shipped:+.1f} MiB as shipped ({kept / max(shipped, 0.1):.1f}x)"
+        )
+        return
 
     spec = load_spec(
         args.study,
@@ -54,25 +80,18 @@ def main() -> None:
             f"budget.num_samples={args.trials}",
             "sampler=random",
             "budget.max_concurrent=2",
+            *args.set,
         ],
     )
+    mode = "as shipped"
+    if args.as_tune_keeps_it:
+        mode = "as Tune keeps it"
+        for name in ("_skip_windowed_means", "_release_running_statistics"):
+            setattr(engine, name, lambda trial: None)
+        engine._forget_encoded_objects = lambda: None
     ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING")
-    growth = {}
-    modes = ["statistics kept", "as shipped"] if args.compare else ["as shipped"]
-    for mode in modes:
-        released = engine._release_running_statistics
-        if mode == "statistics kept":
-            engine._release_running_statistics = lambda trial: None
-        try:
-            growth[mode] = measure(spec, mode)
-        finally:
-            engine._release_running_statistics = released
+    measure(spec, mode)
     ray.shutdown()
-    if args.compare:
-        kept, shipped = growth["statistics kept"], growth["as shipped"]
-        print(
-            f"\ndriver growth per 100 trials: {kept:+.1f} MiB kept vs {shipped:+.1f} MiB as shipped"
-        )
 
 
 def measure(spec, mode: str) -> float:
@@ -92,7 +111,8 @@ def measure(spec, mode: str) -> float:
 
     n = len(samples)
     print(
-        f"\n[{mode}] study {spec.name}, profile {spec.profile}: {n} trials in {wall:.0f} s, 2 concurrent"
+        f"\n[{mode}] study {spec.name}, profile {spec.profile}: {n} trials "
+        f"({(trials.status == 'completed').sum()} completed) in {wall:.0f} s, 2 concurrent"
     )
     print(f"driver resident memory (MiB): at the start {before:.0f}")
     for k in sorted({1, n // 4, n // 2, 3 * n // 4, n} - {0}):

@@ -16,6 +16,7 @@ drives it through ``setup`` / ``step`` / ``save`` / ``load``. What a run leaves 
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import logging
@@ -37,6 +38,7 @@ import optuna
 import ray
 from ray import tune
 from ray.tune.search.optuna import OptunaSearch
+from ray.util import debug as ray_debug
 
 import raygan
 from raygan.experiments import experiment_path, get_experiment, register_experiment
@@ -310,6 +312,9 @@ class Recorder(tune.Callback):
         )
         return row
 
+    def on_trial_start(self, iteration, trials, trial, **info):
+        _skip_windowed_means(trial)
+
     def on_trial_result(self, iteration, trials, trial, result, **info):
         schema = history_schema(self.spec, self.metric_names)
         rows = self.history.get(trial.trial_id)
@@ -394,14 +399,29 @@ class Recorder(tune.Callback):
         )
 
 
-def _release_running_statistics(trial) -> None:
-    """Drop Tune's running statistics of a finished trial (max, min, mean and last-5/10
-    means of every number it reported, and their JSON cache).
+def _skip_windowed_means(trial) -> None:
+    """Keep Tune from tracking the last-5 and last-10 means of every reported number.
 
-    Tune keeps every Trial object for the whole run, and these statistics were most of
-    the driver's growth, ~70 KB per trial (docs/benchmarks.md). raygan never reads them:
-    the trial's rows are already in Parquet, and its last result (which Tune's restore
-    and raygan's rows need) stays. A Tune without these attributes is left alone.
+    Tune keeps them in deques, which its JSON snapshots (written after every round)
+    can only store as hex-encoded pickles, and every one it encodes leaves a key in Ray's
+    process-wide log_once set: the driver grew with every round of every trial. Nothing
+    raygan writes uses these means. Before the first result, so none are ever made.
+    """
+    metadata = getattr(trial, "run_metadata", None)
+    if hasattr(metadata, "_n_steps"):
+        metadata._n_steps = ()
+
+
+def _release_running_statistics(trial) -> None:
+    """Drop what the driver holds for a finished trial beyond its row and last result.
+
+    Tune keeps every Trial object for the whole run, with the running statistics of
+    every number it reported (max, min, mean) and their JSON cache; raygan never reads
+    them, the trial's rows are already in Parquet, and its last result (which Tune's
+    restore and raygan's rows need) stays. The keys Tune's snapshots left in Ray's
+    log_once set are forgotten (they guard a debug message). Finally the C heap is
+    trimmed: the snapshots grow with the number of trials, and glibc keeps the space they
+    freed (docs/benchmarks.md). A Tune without these attributes is left alone.
     """
     metadata = getattr(trial, "run_metadata", None)
     for name in ("metric_analysis", "metric_n_steps"):
@@ -412,6 +432,35 @@ def _release_running_statistics(trial) -> None:
         metadata.invalidate_cache()
     if hasattr(trial, "invalidate_json_state"):
         trial.invalidate_json_state()
+    _forget_encoded_objects()
+    _trim_heap()
+
+
+def _forget_encoded_objects() -> None:
+    """Forget the log_once keys Tune's JSON encoder leaves, one per object it had to
+    pickle (ray.tune.utils.serialization.TuneFunctionEncoder), named by the object's
+    repr, which carries its address: a new key for every snapshot of every trial."""
+    logged = getattr(ray_debug, "_logged", None)
+    if isinstance(logged, set):
+        for key in [k for k in logged if k.startswith("tune_func_encode:")]:
+            ray_debug.reset_log_once(key)
+
+
+def _load_libc():
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:  # not glibc (macOS, musl): nothing to trim with
+        return None
+
+
+_LIBC = _load_libc()
+
+
+def _trim_heap() -> None:
+    """Give the C heap's free pages back to the system (glibc only; under a millisecond here)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
 
 def _number(value) -> str:
@@ -621,6 +670,7 @@ def run_study(
                 ),
             )
         results, saw_sigint = _fit_noting_interrupt(tuner)
+        _forget_encoded_objects()  # from Tune's last snapshot, of every trial
         wall = time.perf_counter() - start
         if saw_sigint is None:  # Tune's handler was off: every trial has a row, or it stopped
             saw_sigint = not spec.time_budget_s and store.part_count("trial") < max(

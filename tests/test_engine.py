@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -252,6 +253,12 @@ def test_uri_storage_tensorboard_and_optuna_dashboard_view(ray_session, faulty_s
     assert seen.stdout.strip() == "3 ['COMPLETE'] ['MAXIMIZE', 'MINIMIZE']", seen.stderr
 
 
+def _tune_encode_keys() -> list[str]:
+    from ray.util import debug
+
+    return [k for k in debug._logged if k.startswith("tune_func_encode:")]
+
+
 def test_finished_trials_leave_no_running_statistics_on_the_driver():
     """Tune keeps every Trial for the whole run; raygan drops the per-metric statistics
     of finished ones (most of the driver's growth per trial) and keeps the last result."""
@@ -262,9 +269,41 @@ def test_finished_trials_leave_no_running_statistics_on_the_driver():
     trial = Trial("__fake", stub=True)  # a real Tune Trial, not started
     for step in range(1, 4):
         trial.update_last_result({"validity": 0.1 * step, "training_iteration": step})
-    before = len(trial.run_metadata.get_json_state())
+    before = trial.run_metadata.get_json_state()
     assert "validity" in trial.run_metadata.metric_analysis
+    # the windowed means' deques can only be pickled into Tune's JSON snapshot, and Ray
+    # remembers a log_once key for every object pickled there
+    assert "CLOUDPICKLE_FALLBACK" in before and _tune_encode_keys()
     _release_running_statistics(trial)
+    assert _tune_encode_keys() == []
     assert trial.run_metadata.metric_analysis == {} and trial.run_metadata.metric_n_steps == {}
     assert trial.last_result["validity"] == pytest.approx(0.3)  # what raygan's rows need
-    assert len(trial.run_metadata.get_json_state()) < before  # Tune's snapshot shrinks
+    assert len(trial.run_metadata.get_json_state()) < len(before)  # Tune's snapshot shrinks
+
+
+def test_running_trials_keep_no_windowed_means():
+    from ray.tune.experiment import Trial
+
+    from raygan.engine import _skip_windowed_means
+
+    trial = Trial("__fake", stub=True)
+    _skip_windowed_means(trial)  # what raygan does when a trial starts
+    for step in range(1, 4):
+        trial.update_last_result({"validity": 0.1 * step, "training_iteration": step})
+    assert trial.run_metadata.metric_analysis["validity"]["max"] == pytest.approx(0.3)
+    state = json.loads(trial.run_metadata.get_json_state())  # Tune's snapshot of it
+    assert state["metric_n_steps"] == {"validity": {}, "training_iteration": {}}  # no deques
+
+
+def test_a_study_leaves_no_per_result_state_on_the_driver(ray_session, faulty_study, tmp_path):
+    spec = load_spec(faulty_study, overrides=["budget.num_samples=4", "fixed.steps=4"])
+    run_study(spec, storage=str(tmp_path), name="lean", verbose=0, echo=lambda line: None)
+    assert _tune_encode_keys() == []
+    # Tune's snapshot (what its restore reads) still has every trial's last result
+    (state_file,) = (tmp_path / "lean" / "tune").glob("experiment_state-*.json")
+    trials = json.loads(state_file.read_text())["trial_data"]
+    assert len(trials) == 4
+    for _, runtime in trials:
+        runtime = json.loads(runtime)
+        assert runtime["metric_n_steps"] == {} and runtime["metric_analysis"] == {}
+        assert runtime["last_result"]["step"] == 3 and "score" in runtime["last_result"]

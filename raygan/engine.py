@@ -78,15 +78,25 @@ class StudyInterrupted(RuntimeError):
         self.name, self.location, self.finished, self.total = name, location, finished, total
 
 
-class _DropTuneResumeHint(logging.Filter):
-    """Tune ends an interrupted run with 'Resume experiment with: Tuner.restore(...)'; a
-    raygan user resumes with --resume, which raygan itself prints."""
+class _DropMessage(logging.Filter):
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "has been interrupted" not in record.getMessage()
+        return self.text not in record.getMessage()
 
 
-_DROP_TUNE_RESUME_HINT = _DropTuneResumeHint()  # one instance: addFilter does not add twice
+# One instance per logger, made once: addFilter does not add the same filter twice.
+_DROPPED_MESSAGES = {
+    # Tune ends an interrupted run with 'Resume experiment with: Tuner.restore(...)'; a
+    # raygan user resumes with --resume, which raygan itself prints.
+    "ray.tune.tune": _DropMessage("has been interrupted"),
+    # Optuna's grid sampler stops the study once the grid is done, which outside
+    # study.optimize raises; OptunaSearch logs that as a warning after the trial has
+    # been stored as it should be.
+    "ray.tune.search.optuna.optuna_search": _DropMessage("`Study.stop` is supposed to"),
+}
 
 
 @dataclass
@@ -589,7 +599,8 @@ def run_study(
         )
     get_experiment(spec.experiment).check(spec.trial_config({}), dict(spec.data))
 
-    logging.getLogger("ray.tune.tune").addFilter(_DROP_TUNE_RESUME_HINT)
+    for logger_name, drop in _DROPPED_MESSAGES.items():
+        logging.getLogger(logger_name).addFilter(drop)
     started_ray = False
     if not ray.is_initialized():
         try:

@@ -207,6 +207,60 @@ def test_time_budget_ends_the_study_with_stopped_rows(ray_session, faulty_study,
     assert out.completed == 0
 
 
+def test_grid_study_visits_every_point_once_and_ends_quietly(ray_session, tmp_path):
+    import logging
+
+    study = tmp_path / "grid.toml"
+    study.write_text(
+        """
+description = "grid"
+experiment = "faulty"
+seed = 3
+sampler = "grid"
+
+[search.steps]
+type = "int"
+low = 1
+high = 3
+
+[search.x]
+type = "categorical"
+choices = [0.2, 0.8]
+
+[objectives]
+score = "max"
+cost = "min"
+
+[budget]
+num_samples = 6
+max_concurrent = 2
+max_failures = 0
+"""
+    )
+    heard: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: heard.append(record.getMessage())
+    optuna_search = logging.getLogger("ray.tune.search.optuna.optuna_search")
+    optuna_search.addHandler(handler)
+    try:
+        out = run_study(
+            load_spec(study), storage=str(tmp_path), name="g", verbose=0, echo=lambda line: None
+        )
+    finally:
+        optuna_search.removeHandler(handler)
+    trials = pd.read_parquet(tmp_path / "g" / "trials.parquet")
+    assert out.completed == 6
+    assert sorted(zip(trials.param_steps, trials.param_x, strict=True)) == [
+        (n, x) for n in (1, 2, 3) for x in (0.2, 0.8)
+    ]
+    assert (trials.steps == trials.param_steps).all()
+    # the sampler stopping the study after the last point neither fails that trial in
+    # Optuna nor reaches the user as a warning
+    states = {t.state for t in optuna_trials(tmp_path / "g", "g")}
+    assert states == {optuna.trial.TrialState.COMPLETE}
+    assert not [m for m in heard if "Study.stop" in m]
+
+
 def test_existing_run_is_never_overwritten(ray_session, faulty_study, tmp_path):
     from raygan.engine import StudyError
 

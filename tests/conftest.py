@@ -47,19 +47,12 @@ def cli_env() -> dict:
 
 @pytest.fixture(scope="session")
 def faulty_study(tmp_path_factory):
-    """Write a study file for the faulty experiment; returns a function of overrides."""
+    """Write a study file for the faulty experiment; returns its path."""
+    from faulty_experiment import study_text
+
     root = tmp_path_factory.mktemp("studies")
     path = root / "faulty_study.toml"
-    path.write_text(
-        """
-description = "engine test study"
-experiment = "faulty"
-seed = 7
-sampler = "random"
-
-[fixed]
-steps = 2
-
+    search = """
 [search.x]
 type = "float"
 low = 0.0
@@ -69,20 +62,6 @@ high = 1.0
 type = "float"
 low = 0.0
 high = 1.0
-
-[objectives]
-score = "max"
-cost = "min"
-
-[budget]
-num_samples = 6
-max_concurrent = 2
-max_failures = 0
-
-[resources]
-cpus = 1
-gpus = 0.25
-""",
-        encoding="utf-8",
-    )
+"""
+    path.write_text(study_text(search, fixed="steps = 2"), encoding="utf-8")
     return path

@@ -210,14 +210,10 @@ def test_time_budget_ends_the_study_with_stopped_rows(ray_session, faulty_study,
 def test_grid_study_visits_every_point_once_and_ends_quietly(ray_session, tmp_path):
     import logging
 
-    study = tmp_path / "grid.toml"
-    study.write_text(
-        """
-description = "grid"
-experiment = "faulty"
-seed = 3
-sampler = "grid"
+    from faulty_experiment import study_text
 
+    study = tmp_path / "grid.toml"
+    search = """
 [search.steps]
 type = "int"
 low = 1
@@ -226,17 +222,8 @@ high = 3
 [search.x]
 type = "categorical"
 choices = [0.2, 0.8]
-
-[objectives]
-score = "max"
-cost = "min"
-
-[budget]
-num_samples = 6
-max_concurrent = 2
-max_failures = 0
 """
-    )
+    study.write_text(study_text(search, sampler="grid"))
     heard: list[str] = []
     handler = logging.Handler(logging.WARNING)
     handler.emit = lambda record: heard.append(record.getMessage())

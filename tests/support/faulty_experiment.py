@@ -65,3 +65,32 @@ class FaultyExperiment(Experiment):
 
     def load(self, path):
         self.steps_done = json.loads(Path(path, "faulty.json").read_text())["steps_done"]
+
+
+def study_text(search: str, *, sampler: str = "random", fixed: str = "") -> str:
+    """A study file for this experiment: the given [search.*] tables (and [fixed] lines),
+    score up and cost down, 6 trials 2 at a time, no retries."""
+    return f"""
+description = "engine test study"
+experiment = "faulty"
+seed = 7
+sampler = "{sampler}"
+
+[fixed]
+{fixed}
+
+{search}
+
+[objectives]
+score = "max"
+cost = "min"
+
+[budget]
+num_samples = 6
+max_concurrent = 2
+max_failures = 0
+
+[resources]
+cpus = 1
+gpus = 0.25
+"""

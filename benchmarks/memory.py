@@ -94,7 +94,7 @@ def main() -> None:
     ray.shutdown()
 
 
-def measure(spec, mode: str) -> float:
+def measure(spec, mode: str) -> None:
     before = rss_mb()
     samples: list[float] = []
 
@@ -126,7 +126,6 @@ def measure(spec, mode: str) -> float:
         f"trial workers' peak resident memory (MiB): median {peak.median():.0f}, "
         f"max {peak.max():.0f} over {peak.count()} trials"
     )
-    return growth
 
 
 if __name__ == "__main__":

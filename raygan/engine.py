@@ -349,7 +349,7 @@ class Recorder(tune.Callback):
     def on_trial_complete(self, iteration, trials, trial, **info):
         existing = self.store.read_part("trial", trial.trial_id, self._trial_schema())
         if existing and existing[0]["status"] == "completed":
-            _release_running_statistics(trial)
+            _release_finished_trial(trial)
             return  # recorded before an interruption; Tune only re-confirmed it
         row = self._ended_row(
             trial.trial_id, trial.config, int(trial.num_failures), trial.last_result or {}
@@ -387,7 +387,7 @@ class Recorder(tune.Callback):
         self.history.pop(row["trial_id"], None)  # the trial is over: its rows are on disk
         self.store.write_part("trial", row["trial_id"], [row], self._trial_schema())
         if trial is not None:
-            _release_running_statistics(trial)
+            _release_finished_trial(trial)
         objectives = self.objectives
         if self.front_points is None:
             done = self.store.read_parts("trial", self._trial_schema()).to_pylist()
@@ -422,7 +422,7 @@ def _skip_windowed_means(trial) -> None:
         metadata._n_steps = ()
 
 
-def _release_running_statistics(trial) -> None:
+def _release_finished_trial(trial) -> None:
     """Drop what the driver holds for a finished trial beyond its row and last result.
 
     Tune keeps every Trial object for the whole run, with the running statistics of

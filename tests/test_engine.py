@@ -305,7 +305,7 @@ def test_finished_trials_leave_no_running_statistics_on_the_driver():
     of finished ones (most of the driver's growth per trial) and keeps the last result."""
     from ray.tune.experiment import Trial
 
-    from raygan.engine import _release_running_statistics
+    from raygan.engine import _release_finished_trial
 
     trial = Trial("__fake", stub=True)  # a real Tune Trial, not started
     for step in range(1, 4):
@@ -315,7 +315,7 @@ def test_finished_trials_leave_no_running_statistics_on_the_driver():
     # the windowed means' deques can only be pickled into Tune's JSON snapshot, and Ray
     # remembers a log_once key for every object pickled there
     assert "CLOUDPICKLE_FALLBACK" in before and _tune_encode_keys()
-    _release_running_statistics(trial)
+    _release_finished_trial(trial)
     assert _tune_encode_keys() == []
     assert trial.run_metadata.metric_analysis == {} and trial.run_metadata.metric_n_steps == {}
     assert trial.last_result["validity"] == pytest.approx(0.3)  # what raygan's rows need

@@ -242,6 +242,9 @@ def _make_searcher(spec: StudySpec, *, journal: Path, study_name: str) -> Raygan
     modes = [o.mode for o in spec.objectives]
     single = len(metrics) == 1
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # A run restarted before Tune's first snapshot finds its Optuna study in the journal,
+    # start points already queued there; queueing them again would run them twice.
+    fresh = not journal.exists() or journal.stat().st_size == 0
     return RayganSearch(
         space,
         metric=metrics[0] if single else metrics,
@@ -249,6 +252,7 @@ def _make_searcher(spec: StudySpec, *, journal: Path, study_name: str) -> Raygan
         sampler=make_sampler(spec),
         study_name=study_name,
         storage=JournalStorage(JournalFileBackend(str(journal))),
+        points_to_evaluate=[dict(p) for p in spec.start] if fresh else None,
         study_seed=spec.seed,
     )
 

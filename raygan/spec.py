@@ -15,6 +15,9 @@ A study is one TOML file in ``studies/`` (see ``studies/seqgan_tradeoff.toml``):
                                  # time_budget_s = 0 (no limit), max_failures = 0
     [resources]                  # cpus = 1 (> 0), gpus = 0 (0..1: share of one GPU per trial,
                                  # used only where the cluster has GPUs)
+    [[start]]                    # optional: trials run first, in order, before the sampler
+                                 # picks (Tune's points_to_evaluate); each names a value for
+                                 # every searched setting, inside its range
     [profiles.NAME]              # any of the tables/keys above, except profiles
 
 Profiles. ``load_spec(..., profile="smoke")`` merges ``[profiles.smoke]`` into the base
@@ -22,6 +25,8 @@ document: tables deep-merge key by key, EXCEPT ``search`` and ``objectives``, wh
 profile replaces entirely when it gives them. That is how the paper profile searches
 only ``duplication`` while everything else stays at its ``[fixed]`` value or Config
 default: a setting searched in the base but not in the profile is simply not searched.
+A profile that gives its own ``search`` also drops the base's ``[[start]]`` points (they
+were written for the base's search space) unless it gives its own ``start``.
 Profile ``default`` is used when none is named; a file without ``[profiles.default]``
 still accepts it (it means the base document).
 
@@ -67,6 +72,7 @@ TOP_KEYS = (
     "fixed",
     "search",
     "objectives",
+    "start",
     "budget",
     "resources",
     "profiles",
@@ -115,6 +121,34 @@ class Param:
             return list(self.choices)
         raise ValueError(f"param {self.name!r} of type {self.type!r} has no grid values")
 
+    def as_sampled(self, value: Any) -> Any:
+        """`value` as the sampler hands it out: a float setting's 1 is 1.0."""
+        floats = self.type in ("float", "logfloat") or (
+            self.type == "categorical" and all(isinstance(c, float) for c in self.choices)
+        )
+        return float(value) if floats and _is_int(value) else value
+
+    def check(self, value: Any) -> str | None:
+        """What is wrong with `value` as a value of this setting, or None if it fits."""
+        value = self.as_sampled(value)
+        if self.type == "categorical":
+            if not any(type(value) is type(c) and value == c for c in self.choices):
+                return f"{value!r} is not one of the choices {list(self.choices)!r}"
+            return None
+        if self.type == "int":
+            if not _is_int(value):
+                return f"{value!r} must be an integer"
+            step = self.step or 1
+            if not self.low <= value <= self.high or (value - self.low) % step:
+                every = f" in steps of {step}" if step > 1 else ""
+                return f"{value!r} must be between {self.low} and {self.high}{every}"
+            return None
+        if not _is_number(value):
+            return f"{value!r} must be a finite number"
+        if not self.low <= value <= self.high:
+            return f"{value!r} must be between {self.low!r} and {self.high!r}"
+        return None
+
     def grid_count(self) -> int:
         """len(grid_values()) without building the list (the range may be huge)."""
         if self.type == "int":
@@ -141,6 +175,7 @@ class StudySpec:
     fixed: dict
     search: tuple[Param, ...]
     objectives: tuple[Objective, ...]
+    start: tuple[dict, ...]  # points the search runs first, in order: {param name: value}
     num_samples: int
     max_concurrent: int
     time_budget_s: float  # 0: no limit
@@ -460,6 +495,37 @@ def _parse_param(where: _Where, name: str, table: Any, field: dataclasses.Field)
     return Param(name=name, type=kind, low=low, high=high, step=step)
 
 
+def _parse_start(where: _Where, doc: dict, search: list[Param], sampler: str) -> tuple:
+    """The [[start]] points: each a full point of the search space, inside it."""
+    points = doc.get("start", [])
+    example = "[[start]] tables, each giving a value to every searched setting"
+    if not isinstance(points, list) or not all(isinstance(p, dict) for p in points):
+        raise where.error("start", f"{points!r} must be {example}")
+    if points and sampler == "grid":
+        raise where.error(
+            "start",
+            "sampler 'grid' visits every grid point itself; start points need nsga2, tpe or random",
+        )
+    params = {p.name: p for p in search}
+    names = ", ".join(params)
+    for i, point in enumerate(points):
+        at = f"start[{i}]"
+        for key, value in point.items():
+            if key not in params:
+                raise where.error(f"{at}.{key}", f"not a searched setting; searched: {names}")
+            problem = params[key].check(value)
+            if problem:
+                raise where.error(f"{at}.{key}", f"{problem} (search.{key})")
+        missing = [n for n in params if n not in point]
+        if missing:
+            raise where.error(
+                at,
+                f"gives no value for {', '.join(missing)}; a start point names every searched setting ({names})",
+            )
+    # in the search space's order, as the sampler would give them (a float setting's 1 is 1.0)
+    return tuple({n: params[n].as_sampled(point[n]) for n in params} for point in points)
+
+
 def _int_at_least(where: _Where, field: str, value: Any, minimum: int) -> int:
     if not _is_int(value) or value < minimum:
         raise where.error(field, f"{value!r} must be an integer >= {minimum}")
@@ -528,6 +594,8 @@ def _validate(doc: dict, where: _Where, *, name: str, path: Path, profile: str) 
             raise where.error(f"objectives.{metric}", f"{mode!r} must be 'max' or 'min'")
         objectives.append(Objective(metric=metric, mode=mode))
 
+    start = _parse_start(where, doc, search, sampler)
+
     budget = _table(where, doc, "budget", required=True)
     _check_keys(where, "budget", budget, BUDGET_KEYS)
     if "num_samples" not in budget:
@@ -579,6 +647,7 @@ def _validate(doc: dict, where: _Where, *, name: str, path: Path, profile: str) 
         fixed=copy.deepcopy(fixed),
         search=tuple(search),
         objectives=tuple(objectives),
+        start=start,
         num_samples=num_samples,
         max_concurrent=max_concurrent,
         time_budget_s=float(time_budget_s),
@@ -621,6 +690,8 @@ def load_spec(
     doc = {k: v for k, v in base.items() if k != "profiles"}
     chosen = profiles.get(profile, {})
     doc = _deep_merge(doc, chosen, replace=REPLACED_BY_PROFILE)
+    if "search" in chosen and "start" not in chosen:
+        doc.pop("start", None)  # written for the base's search space, not the profile's
     where.sources += [(p, f"profile {profile!r}") for p in _leaf_paths(chosen)]
 
     for override in overrides:
@@ -692,6 +763,10 @@ def _toml_value(value: Any) -> str:
         return _toml_string(value)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):  # a table inside a list ([[start]]): inline
+        return (
+            "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+        )
     raise TypeError(f"dump_toml: cannot write {type(value).__name__} value {value!r}")
 
 
@@ -713,8 +788,9 @@ def _dump_table(table: dict, path: tuple[str, ...], lines: list[str]) -> None:
 def dump_toml(document: dict) -> str:
     """A TOML text that tomllib reads back as `document`.
 
-    Minimal: tables and nested tables, inline lists, str/int/float/bool. Enough for a
-    study document; raises TypeError on anything else (dates, tables inside lists).
+    Minimal: tables and nested tables, inline lists (tables inside them inline too),
+    str/int/float/bool. Enough for a study document; raises TypeError on anything else
+    (dates, times).
     """
     lines: list[str] = []
     _dump_table(document, (), lines)

@@ -248,6 +248,36 @@ choices = [0.2, 0.8]
     assert not [m for m in heard if "Study.stop" in m]
 
 
+START = "\n[[start]]\nx = 0.9\ny = 0.1\n\n[[start]]\nx = 0.3\ny = 0.5\n"
+
+
+def test_start_points_run_first_then_the_sampler(ray_session, faulty_study, tmp_path):
+    study = tmp_path / "started.toml"
+    study.write_text(faulty_study.read_text() + START)
+    spec = load_spec(study, overrides=["sampler=nsga2", "budget.num_samples=4"])
+    run_study(spec, storage=str(tmp_path), name="st", verbose=0, echo=lambda s: None)
+    trials = pd.read_parquet(tmp_path / "st" / "trials.parquet").sort_values("trial_index")
+    points = list(zip(trials.param_x, trials.param_y, strict=True))
+    assert points[:2] == [(0.9, 0.1), (0.3, 0.5)]
+    assert not set(points[2:]) & {(0.9, 0.1), (0.3, 0.5)}  # the sampler's own picks
+    assert (trials.status == "completed").all()
+
+
+def test_start_points_are_queued_once_per_optuna_study(ray_session, faulty_study, tmp_path):
+    # a run restarted before Tune's first snapshot builds its searcher again on the same
+    # journal: the start points queued the first time are still there, waiting
+    from raygan.engine import _make_searcher
+
+    study = tmp_path / "started.toml"
+    study.write_text(faulty_study.read_text() + START)
+    spec = load_spec(study)
+    journal = tmp_path / "optuna.journal"
+    for _ in range(2):
+        _make_searcher(spec, journal=journal, study_name="s")
+        waiting = [t.system_attrs["fixed_params"] for t in optuna_trials(tmp_path, "s")]
+        assert waiting == [{"x": 0.9, "y": 0.1}, {"x": 0.3, "y": 0.5}]
+
+
 def test_existing_run_is_never_overwritten(ray_session, faulty_study, tmp_path):
     from raygan.engine import StudyError
 

@@ -354,6 +354,7 @@ def test_dump_toml_round_trips_awkward_values():
         "inf": math.inf,
         "b": True,
         "list": [1, 2.5, "x", False, [1, 2]],
+        "start": [{"duplication": 3, "key with space": 0.5}, {"n": [1, {"x": "y"}]}],
         "empty": {},
         "key with space": 1,
         "outer": {"inner": {"deep": 1, "deeper": {}}, "x": "y"},
@@ -370,8 +371,8 @@ def test_dump_toml_rejects_unsupported():
 
     with pytest.raises(TypeError, match="date"):
         dump_toml({"d": datetime.date(2024, 1, 1)})
-    with pytest.raises(TypeError):
-        dump_toml({"l": [{"a": 1}]})
+    with pytest.raises(TypeError, match="time"):
+        dump_toml({"l": [{"a": datetime.time(1, 2)}]})
 
 
 # -----------------------------------------------------------------------------
@@ -434,6 +435,14 @@ BAD = [
     ("set_into_scalar", BASE, {"overrides": ["sampler.kind=tpe"]}, ["--set sampler.kind=tpe:", "'tpe'", "not a table"]),
     ("set_profiles", BASE, {"overrides": ["profiles.x=1"]}, ["--set profiles.x=1:", "profiles"]),
     ("set_missing_param_type", BASE, {"overrides": ["search.rounds.high=5"]}, ["search.rounds:", "'type'", "--set search.rounds.high=5"]),
+    ("start_not_tables", BASE.replace("seed = 0", "seed = 0\nstart = [3]"), {}, ["start: [3] must be [[start]] tables"]),
+    ("start_unknown_setting", BASE + "[[start]]\nduplication = 2\ntemperature = 1.0\nrounds = 3\n", {}, ["start[0].rounds:", "not a searched setting", "duplication, temperature"]),
+    ("start_out_of_range", BASE + "[[start]]\nduplication = 2\ntemperature = 1.0\n[[start]]\nduplication = 9\ntemperature = 1.0\n", {}, ["start[1].duplication: 9 must be between 1 and 5 (search.duplication)"]),
+    ("start_float_for_int", BASE + "[[start]]\nduplication = 2.0\ntemperature = 1.0\n", {}, ["start[0].duplication: 2.0 must be an integer"]),
+    ("start_missing_setting", BASE + "[[start]]\nduplication = 2\n", {}, ["start[0]:", "no value for temperature", "every searched setting"]),
+    ("start_with_grid", BASE.replace('sampler = "tpe"', 'sampler = "grid"').replace('[search.temperature]\ntype = "float"\nlow = 0.5\nhigh = 1.5\n', "") + "[[start]]\nduplication = 2\n", {}, ["start:", "'grid' visits every grid point itself"]),
+    ("start_off_step", BASE.replace("high = 5", "high = 5\nstep = 2") + "[[start]]\nduplication = 2\ntemperature = 1.0\n", {}, ["start[0].duplication: 2 must be between 1 and 5 in steps of 2"]),
+    ("start_narrowed_by_set", BASE + "[[start]]\nduplication = 4\ntemperature = 1.0\n", {"overrides": ["search.duplication.high=3"]}, ["start[0].duplication: 4 must be between 1 and 3"]),
 ]  # fmt: skip
 
 
@@ -460,6 +469,34 @@ def test_bad_study_name(tmp_path, study, expected):
     write(tmp_path, BASE)
     with pytest.raises(SpecError, match=expected):
         load_spec(study, studies_dir=tmp_path)
+
+
+def test_start_points(tmp_path):
+    text = (
+        BASE
+        + "[[start]]\ntemperature = 1\nduplication = 2\n[[start]]\nduplication = 5\ntemperature = 0.5\n"
+    )
+    spec = load_spec(write(tmp_path, text))
+    # in the search space's order, a float setting's 1 as 1.0 (what the sampler gives)
+    assert spec.start == (
+        {"duplication": 2, "temperature": 1.0},
+        {"duplication": 5, "temperature": 0.5},
+    )
+    assert type(spec.start[0]["temperature"]) is float
+    assert load_spec(write(tmp_path, BASE)).start == ()
+
+
+def test_profile_with_its_own_search_drops_the_base_start_points(tmp_path):
+    text = BASE + "[[start]]\nduplication = 4\ntemperature = 1.0\n"
+    narrow = "search = { duplication = { type = 'int', low = 1, high = 2 } }"
+    text += f"[profiles.narrow]\n{narrow}\n"
+    text += f"[profiles.own]\n{narrow}\nstart = [{{ duplication = 2 }}]\n"
+    text += "[profiles.longer]\nfixed = { mle_epochs = 3 }\n"
+    assert load_spec(write(tmp_path, text), profile="narrow").start == ()
+    assert load_spec(write(tmp_path, text), profile="own").start == ({"duplication": 2},)
+    assert load_spec(write(tmp_path, text), profile="longer").start == (
+        {"duplication": 4, "temperature": 1.0},
+    )
 
 
 def test_bad_table_case_ids_are_unique():

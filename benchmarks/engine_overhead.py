@@ -38,7 +38,8 @@ def main() -> None:
     spec = load_spec(
         args.study,
         profile=args.profile,
-        overrides=[f"budget.num_samples={args.trials}", "sampler=random"],
+        # random picks, no start points: the trials the recorded numbers were measured on
+        overrides=[f"budget.num_samples={args.trials}", "sampler=random", "start=[]"],
     )
     slots = spec.max_concurrent
     start = time.perf_counter()

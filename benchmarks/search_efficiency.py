@@ -5,16 +5,20 @@ after k trials, the study's sampler vs random search vs the paper's grid over N 
 
 Every study is seqgan_tradeoff through the real engine (one local Ray for all), with the
 same fixed settings and the same trial budget; only the search differs:
-  - the study's sampler (NSGA-II) over the default profile's search space,
-  - random search over the same space,
+  - the study's own search: its sampler (NSGA-II) over the default profile's search
+    space, starting from the study's [[start]] points,
+  - "scratch": the same sampler without the start points,
+  - random search over the same space, from scratch,
   - the paper's grid: N = 1..10 (the paper profile, trained as long as the others).
 Hypervolume: validity up, memorization down, reference point (0, 1); trials counted in the
 order they were asked for (trial_index). Prints mean hypervolume vs trials over the seeds,
-and for each seed how many trials each sampler needed to reach the grid's final
-hypervolume (goal: at most half the grid's).
+and for each seed how many trials each search needed to reach the grid's final
+hypervolume (goal: at most half the grid's). Each study's line also gives its trial
+compute (the sum of its trials' wall times), since a searched trial may cost more than a
+grid trial.
 
 The fixed settings are a reduced-cost version of the default profile (fewer pre-training
-epochs, rounds and samples) so that 3 seeds x 3 samplers x 10 trials fit in minutes on a
+epochs, rounds and samples) so that 3 seeds x 4 searches x 10 trials fit in minutes on a
 laptop; --fidelity default runs the default profile's own settings.
 """
 
@@ -54,19 +58,23 @@ def hypervolume_curve(trials: pd.DataFrame, k_max: int) -> list[float]:
     ]
 
 
-def run(sampler: str, seed: int, trials: int, fidelity: list[str], storage: str) -> pd.DataFrame:
+def run(search: str, seed: int, trials: int, fidelity: list[str], storage: str) -> pd.DataFrame:
     common = [*fidelity, f"seed={seed}", f"budget.num_samples={trials}", "budget.max_failures=0"]
     searched = load_spec(STUDY, overrides=common)
-    if sampler == "grid":
+    if search == "grid":
         # the paper profile (N = 1..10 on a grid, its learning rates) trained as long as the
         # searched studies' trials: the same pre-training, and 5 rounds, the middle of the
         # 0..10 the others search (the paper's own 50 epochs and 20 rounds cost far more)
         mle_epochs = searched.trial_config({})["mle_epochs"]
         same_cost = [f"fixed.mle_epochs={mle_epochs}", "fixed.rounds=5"]
         spec = load_spec(STUDY, profile="paper", overrides=[*common, *same_cost])
-    else:
-        spec = load_spec(STUDY, overrides=[*common, f"sampler={sampler}"])
-    name = f"{sampler}-{seed}"
+    elif search == "random":
+        spec = load_spec(STUDY, overrides=[*common, "sampler=random", "start=[]"])
+    elif search == "scratch":
+        spec = load_spec(STUDY, overrides=[*common, "start=[]"])
+    else:  # the study's own search
+        spec = searched
+    name = f"{search}-{seed}"
     run_study(spec, storage=storage, name=name, verbose=0, echo=lambda s: None)
     return pd.read_parquet(f"{storage}/{name}/trials.parquet")
 
@@ -81,7 +89,8 @@ def main() -> None:
     args = ap.parse_args()
     fidelity = REDUCED if args.fidelity == "reduced" else []
     study_sampler = load_spec(STUDY).sampler
-    samplers = [study_sampler, "random", "grid"]
+    samplers = [study_sampler, "scratch", "random", "grid"]
+    searched = samplers[:-1]
 
     ray.init(address="local", include_dashboard=False, logging_level="WARNING")
     curves: dict[str, list[list[float]]] = {s: [] for s in samplers}
@@ -93,8 +102,9 @@ def main() -> None:
                 trials = run(sampler, seed, args.trials, fidelity, storage)
                 curves[sampler].append(hypervolume_curve(trials, args.trials))
                 print(
-                    f"seed {seed} {sampler:>6}: {len(trials)} trials in {time.perf_counter() - t0:5.0f} s, "
-                    f"hypervolume after k trials: {' '.join(f'{v:.3f}' for v in curves[sampler][-1])}",
+                    f"seed {seed} {sampler:>7}: {len(trials)} trials in {time.perf_counter() - t0:4.0f} s "
+                    f"(trial compute {trials.wall_time_s.sum():4.0f} s), hypervolume after k trials: "
+                    f"{' '.join(f'{v:.3f}' for v in curves[sampler][-1])}",
                     flush=True,
                 )
     ray.shutdown()
@@ -109,18 +119,18 @@ def main() -> None:
         print(f"  {k + 1:2d}  " + "  ".join(f"{v:8.3f}" for v in row))
 
     print("\ntrials needed to reach the grid's final hypervolume (same seed); '-' = never")
-    print("seed  grid final  " + "  ".join(f"{s:>8}" for s in samplers[:2]))
-    reached = {s: [] for s in samplers[:2]}
+    print("seed  grid final  " + "  ".join(f"{s:>8}" for s in searched))
+    reached = {s: [] for s in searched}
     for i in range(args.seeds):
         target = curves["grid"][i][-1]
         cells = []
-        for s in samplers[:2]:
+        for s in searched:
             k = next((k + 1 for k, v in enumerate(curves[s][i]) if v >= target), None)
             reached[s].append(k)
             cells.append(f"{k if k else '-':>8}")
         print(f"  {i}     {target:.3f}    " + "  ".join(cells))
     half = args.trials // 2
-    for s in samplers[:2]:
+    for s in searched:
         ok = sum(k is not None and k <= half for k in reached[s])
         print(
             f"{s}: reached it within {half} trials (half the grid's) for {ok} of {args.seeds} seeds"

@@ -26,7 +26,9 @@ profile replaces entirely when it gives them. That is how the paper profile sear
 only ``duplication`` while everything else stays at its ``[fixed]`` value or Config
 default: a setting searched in the base but not in the profile is simply not searched.
 A profile that gives its own ``search`` also drops the base's ``[[start]]`` points (they
-were written for the base's search space) unless it gives its own ``start``.
+were written for the base's search space) unless it gives its own ``start``; so does an
+override of any ``search`` key (``--set search.duplication.high=10``) unless ``start`` is
+overridden too.
 Profile ``default`` is used when none is named; a file without ``[profiles.default]``
 still accepts it (it means the base document).
 
@@ -355,7 +357,8 @@ class _Where:
     def error(self, field: str, problem: str) -> SpecError:
         msg = f"{self.file}: {field}: {problem}"
         for path, label in reversed(self.sources):  # the last writer wins
-            if path == field or path.startswith(field + ".") or field.startswith(path + "."):
+            within = field.startswith(path + ".") or field.startswith(path + "[")  # start[0].x
+            if path == field or path.startswith(field + ".") or within:
                 msg += f" (from {label})"
                 break
         return SpecError(msg)
@@ -694,11 +697,16 @@ def load_spec(
         doc.pop("start", None)  # written for the base's search space, not the profile's
     where.sources += [(p, f"profile {profile!r}") for p in _leaf_paths(chosen)]
 
+    set_tables = set()
     for override in overrides:
         # "key=value", or ("key=value", label) where a CLI flag stands for the --set
         item, label = (override, f"--set {override}") if isinstance(override, str) else override
         _apply_override(doc, item)
-        where.sources.append((item.partition("=")[0].strip(), label))
+        key = item.partition("=")[0].strip()
+        where.sources.append((key, label))
+        set_tables.add(key.split(".")[0])
+    if "search" in set_tables and "start" not in set_tables:
+        doc.pop("start", None)  # as for a profile: written for a search space now changed
 
     return _validate(doc, where, name=path.stem, path=path.resolve(), profile=profile)
 

@@ -159,6 +159,11 @@ CASES = [
     ),
     ("code as experiment", study_file(edit('"seqgan"', '"os:system"')), "experiment: 'os:system'"),
     ("negative seed", study_file(edit("seed = 1", "seed = -1")), "seed: -1"),
+    (
+        "start point out of range",
+        study_file(VALID + "[[start]]\nduplication = 11\ntemperature = 1.0\n"),
+        "start[0].duplication: 11 must be between 1 and 10",
+    ),
     # ---- flags
     ("unknown study", flags("nope"), "unknown study 'nope'"),
     ("unknown profile", flags("seqgan_tradeoff", "--profile", "huge"), "profile 'huge'"),

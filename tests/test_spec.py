@@ -442,7 +442,8 @@ BAD = [
     ("start_missing_setting", BASE + "[[start]]\nduplication = 2\n", {}, ["start[0]:", "no value for temperature", "every searched setting"]),
     ("start_with_grid", BASE.replace('sampler = "tpe"', 'sampler = "grid"').replace('[search.temperature]\ntype = "float"\nlow = 0.5\nhigh = 1.5\n', "") + "[[start]]\nduplication = 2\n", {}, ["start:", "'grid' visits every grid point itself"]),
     ("start_off_step", BASE.replace("high = 5", "high = 5\nstep = 2") + "[[start]]\nduplication = 2\ntemperature = 1.0\n", {}, ["start[0].duplication: 2 must be between 1 and 5 in steps of 2"]),
-    ("start_narrowed_by_set", BASE + "[[start]]\nduplication = 4\ntemperature = 1.0\n", {"overrides": ["search.duplication.high=3"]}, ["start[0].duplication: 4 must be between 1 and 3"]),
+    ("start_set_out_of_range", BASE, {"overrides": ["start=[{duplication = 6, temperature = 1.0}]"]}, ["start[0].duplication: 6 must be between 1 and 5", "--set start="]),
+    ("start_kept_for_a_narrowed_search", BASE + "[[start]]\nduplication = 4\ntemperature = 1.0\n", {"overrides": ["search.duplication.high=3", "start=[{duplication = 4, temperature = 1.0}]"]}, ["start[0].duplication: 4 must be between 1 and 3"]),
 ]  # fmt: skip
 
 
@@ -497,6 +498,13 @@ def test_profile_with_its_own_search_drops_the_base_start_points(tmp_path):
     assert load_spec(write(tmp_path, text), profile="longer").start == (
         {"duplication": 4, "temperature": 1.0},
     )
+    # the same for a --set that changes the search space, unless it sets start too
+    assert load_spec(write(tmp_path, text), overrides=["search.duplication.high=3"]).start == ()
+    both = ["search.duplication.high=3", "start=[{duplication = 3, temperature = 1.0}]"]
+    assert load_spec(write(tmp_path, text), overrides=both).start == (
+        {"duplication": 3, "temperature": 1.0},
+    )
+    assert len(load_spec(write(tmp_path, text), overrides=["budget.num_samples=2"]).start) == 1
 
 
 def test_bad_table_case_ids_are_unique():

@@ -7,7 +7,7 @@ Every study is seqgan_tradeoff through the real engine (one local Ray for all), 
 same fixed settings and the same trial budget; only the search differs:
   - the study's own search: its sampler (NSGA-II) over the default profile's search
     space, starting from the study's [[start]] points,
-  - "scratch": the same sampler without the start points,
+  - "scratch": the same sampler without the start points (when the study has some),
   - random search over the same space, from scratch,
   - the paper's grid: N = 1..10 (the paper profile, trained as long as the others).
 Hypervolume: validity up, memorization down, reference point (0, 1); trials counted in the
@@ -88,8 +88,9 @@ def main() -> None:
     ap.add_argument("--fidelity", choices=("reduced", "default"), default="reduced")
     args = ap.parse_args()
     fidelity = REDUCED if args.fidelity == "reduced" else []
-    study_sampler = load_spec(STUDY).sampler
-    samplers = [study_sampler, "scratch", "random", "grid"]
+    study = load_spec(STUDY)
+    # "scratch" is the study's own search unless the study has start points
+    samplers = [study.sampler, *(["scratch"] if study.start else []), "random", "grid"]
     searched = samplers[:-1]
 
     ray.init(address="local", include_dashboard=False, logging_level="WARNING")

@@ -33,6 +33,9 @@ import ray
 from raygan import engine, load_spec
 from raygan.engine import run_study
 
+# the two modes --compare runs: raygan's trimming of Tune's per-trial state off, then on
+KEPT, SHIPPED = "as Tune keeps it", "as shipped"
+
 
 def rss_mb() -> float:
     """Resident memory of this process now, in MiB (Linux)."""
@@ -59,17 +62,17 @@ def main() -> None:
 
     if args.compare:  # one fresh process per mode: a second study in the same process
         growth = {}  # would start in a heap the first one grew and freed
-        for mode in ("as Tune keeps it", "as shipped"):
+        for mode in (KEPT, SHIPPED):
             argv = [sys.executable, __file__, "--study", args.study, "--profile", args.profile]
             argv += ["--trials", str(args.trials)] + [f"--set={item}" for item in args.set]
-            argv += ["--as-tune-keeps-it"] if mode == "as Tune keeps it" else []
+            argv += ["--as-tune-keeps-it"] if mode == KEPT else []
             out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
             print(out, end="")
             growth[mode] = float(re.search(r"once warm: ([-+0-9.]+) MiB", out).group(1))
-        kept, shipped = growth["as Tune keeps it"], growth["as shipped"]
+        kept, shipped = growth[KEPT], growth[SHIPPED]
         print(
-            f"\ndriver growth per 100 trials: {kept:+.1f} MiB as Tune keeps it vs "
-            f"{shipped:+.1f} MiB as shipped ({kept / max(shipped, 0.1):.1f}x)"
+            f"\ndriver growth per 100 trials: {kept:+.1f} MiB {KEPT} vs "
+            f"{shipped:+.1f} MiB {SHIPPED} ({kept / max(shipped, 0.1):.1f}x)"
         )
         return
 
@@ -83,9 +86,9 @@ def main() -> None:
             *args.set,
         ],
     )
-    mode = "as shipped"
+    mode = SHIPPED
     if args.as_tune_keeps_it:
-        mode = "as Tune keeps it"
+        mode = KEPT
         for name in ("_skip_windowed_means", "_release_finished_trial"):
             setattr(engine, name, lambda trial: None)
         engine._forget_encoded_objects = lambda: None

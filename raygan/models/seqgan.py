@@ -57,11 +57,16 @@ class Generator(nn.Module):
         out, state = self.lstm(self.emb(tokens), state)
         return self.logits(out), state
 
-    def log_probs(self, seqs: torch.Tensor) -> torch.Tensor:
-        """(B, L) sequences -> (B, L) log-probability of each token under teacher forcing."""
+    def log_probs(self, seqs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, L) sequences -> (B, L) log-probability of each token under teacher forcing,
+        and (B, L) entropy of G's next-token distribution at each position."""
         inputs = torch.cat([torch.full_like(seqs[:, :1], BOS), seqs[:, :-1]], dim=1)
         logits, _ = self(inputs)
-        return torch.log_softmax(logits, -1).gather(2, seqs.unsqueeze(2)).squeeze(2)
+        logp = torch.log_softmax(logits, -1)  # (B, L, V); -inf at PAD and BOS
+        chosen = logp.gather(2, seqs.unsqueeze(2)).squeeze(2)
+        # PAD and BOS have probability 0: they add 0, not 0 * -inf, to the entropy
+        finite = logp.masked_fill(torch.isinf(logp), 0.0)
+        return chosen, -(finite.exp() * finite).sum(-1)
 
     def mle_loss(self, seqs: torch.Tensor) -> torch.Tensor:
         """Mean negative log-likelihood per real token (EOS included, PAD ignored)."""

@@ -58,6 +58,21 @@ def test_sample_layout(trained):
     assert (seqs[pos < n[:, None]] != PAD).all()
 
 
+def test_log_probs_and_entropy_of_each_position(trained):
+    G, _, train, _ = trained
+    chosen, entropy = G.log_probs(train)
+    assert chosen.shape == entropy.shape == train.shape
+    inputs = torch.cat([torch.full_like(train[:, :1], BOS), train[:, :-1]], dim=1)
+    dist = torch.distributions.Categorical(logits=G(inputs)[0])  # PAD, BOS: probability 0
+    real = train != PAD
+    assert torch.allclose(chosen[real], dist.log_prob(train)[real], atol=1e-5)
+    assert torch.allclose(entropy, dist.entropy(), atol=1e-5)
+    assert (entropy > 0).all() and entropy.isfinite().all()
+    entropy.sum().backward()  # the -inf of PAD and BOS must not turn the gradient into NaN
+    assert all(p.grad.isfinite().all() for p in G.parameters())
+    G.zero_grad()
+
+
 def test_batched_rollout_matches_reference_loop(trained):
     G, D, _, L = trained
     rng = torch.Generator().manual_seed(2)

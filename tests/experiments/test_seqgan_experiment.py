@@ -9,6 +9,7 @@ import raygan
 from raygan.experiments import get_experiment
 from raygan.experiments.base import TrialDiverged
 from raygan.experiments.seqgan import SeqGANExperiment
+from raygan.models.seqgan import PAD
 from raygan.trial import check_finite
 
 TINY = dict(
@@ -81,7 +82,7 @@ def test_entropy_bonus_keeps_g_spread_out_and_zero_is_the_paper():
         """G's mean next-token entropy over the training faces, in nats"""
         with torch.no_grad():
             _, entropy = exp.gen.log_probs(exp.train_seqs)
-        return entropy[exp.train_seqs != 0].mean().item()
+        return entropy[exp.train_seqs != PAD].mean().item()
 
     # pre-trained long enough to be far from uniform (ln V nats), so there is room to rise
     peaked = dict(mle_epochs=40, g_lr=0.02, copy_penalty=1.0, rounds=4)

@@ -134,7 +134,7 @@ class Param:
         """What is wrong with `value` as a value of this setting, or None if it fits."""
         value = self.as_sampled(value)
         if self.type == "categorical":
-            if not any(type(value) is type(c) and value == c for c in self.choices):
+            if not any(_same_value(value, c) for c in self.choices):
                 return f"{value!r} is not one of the choices {list(self.choices)!r}"
             return None
         if self.type == "int":
@@ -372,6 +372,11 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _same_value(a: Any, b: Any) -> bool:
+    """Equal as a trial gets them: 1, 1.0 and True are three different choices."""
+    return type(a) is type(b) and a == b
+
+
 def _check_keys(where: _Where, field: str, table: dict, allowed: Sequence[str], what="key"):
     for key in table:
         if key not in allowed:
@@ -469,7 +474,7 @@ def _parse_param(where: _Where, name: str, table: Any, field: dataclasses.Field)
             _check_field(where, f"{at}.choices", field, choice)
             # a float setting stores 1 as 1.0; compare what the trial would get
             value = float(choice) if _field_kind(field) == "float" else choice
-            if any(type(value) is type(s) and value == s for s in seen):
+            if any(_same_value(value, s) for s in seen):
                 raise where.error(f"{at}.choices", f"{choice!r} appears more than once")
             seen.append(value)
         return Param(name=name, type=kind, choices=tuple(seen))

@@ -54,7 +54,14 @@ from raygan.results import (
     trial_schema,
 )
 from raygan.spec import StudySpec, dump_toml, load_spec
-from raygan.trial import check_finite, derive_seed, make_experiment, set_threads
+from raygan.trial import (
+    check_finite,
+    derive_seed,
+    make_experiment,
+    replaces_kept,
+    round_score,
+    set_threads,
+)
 
 # Keeping one checkpoint per trial (all a resume needs) makes Tune snapshot its state after
 # every round and warn about it each time; the snapshots are cheap at raygan's scale.
@@ -63,6 +70,10 @@ os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 TUNE_DIR = "tune"
 DIVERGED_MARKER = "diverged.txt"
+# In a study that keeps each trial's best round: the round's score (Tune keeps the best
+# round's checkpoint by it), and the flag of the report that restates the kept round.
+KEPT_SCORE = "kept_score"
+KEPT = "kept"
 
 
 class StudyError(ValueError):
@@ -143,16 +154,16 @@ def raygan_trial(
         spec.experiment, experiment_path
     )  # registered on the driver, maybe not here
     experiment = make_experiment(spec, params, seed=seed, device=device)
-    elapsed_before, last = 0.0, None
+    elapsed_before, last, kept = 0.0, None, None
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as path:
             experiment.load(path)
             saved = json.loads((Path(path) / "raygan.json").read_text())
-            elapsed_before, last = saved["trial_time_s"], saved["last"]
+            elapsed_before, last, kept = saved["trial_time_s"], saved["last"], saved.get("kept")
     if experiment.steps_done >= experiment.num_steps and last is not None:
         # Finished after Tune's last snapshot: say so again rather than train again.
-        tune.report(last)
+        tune.report(_kept_result(last, kept))
         return
     start = time.perf_counter()
     while experiment.steps_done < experiment.num_steps:
@@ -166,6 +177,7 @@ def raygan_trial(
         result = {
             **metrics,
             "step": step,
+            "steps_done": step + 1,
             "num_steps": experiment.num_steps,
             "trial_time_s": elapsed_before + time.perf_counter() - start,
             "trial_index": index,
@@ -177,11 +189,55 @@ def raygan_trial(
             "reported_at": time.time(),
             "peak_rss_mb": _peak_rss_mb(),
         }
+        if spec.result_round == "best":
+            # Tune keeps this round's checkpoint (next to the latest) while it is the best
+            result[KEPT_SCORE] = round_score(spec, metrics)
+        if replaces_kept(spec, metrics, kept):
+            kept = dict(result)  # a copy: Tune may add its own keys to what it is given
         with tempfile.TemporaryDirectory() as path:
             experiment.save(path)
-            state = {"trial_time_s": result["trial_time_s"], "last": result}
+            state = {"trial_time_s": result["trial_time_s"], "last": result, "kept": kept}
             (Path(path) / "raygan.json").write_text(json.dumps(state))
             tune.report(result, checkpoint=tune.Checkpoint.from_directory(path))
+        last = result
+    final = _kept_result(last, kept)
+    if final is not last:
+        tune.report(final)  # no checkpoint: the latest one already holds the whole trial
+
+
+# What a report says of the trial as a whole rather than of its round.
+RUN_FACTS = (
+    "steps_done",
+    "num_steps",
+    "trial_time_s",
+    "trial_index",
+    "seed",
+    "node",
+    "node_id",
+    "device",
+    "started_at",
+    "reported_at",
+    "peak_rss_mb",
+)
+
+
+def _kept_result(last: dict, kept: dict | None) -> dict:
+    """The report that stands for a finished trial in Tune (progress table, searcher, the
+    row): the last one, or where the study keeps another round, that round's metrics and
+    step with the last report's run facts, marked KEPT so history skips it."""
+    if kept is None or kept["step"] == last["step"]:
+        return last
+    return {**kept, **{k: last[k] for k in RUN_FACTS if k in last}, KEPT: True}
+
+
+def _checkpoint_config(spec: StudySpec) -> tune.CheckpointConfig:
+    # Tune always keeps the latest checkpoint (what a resume needs); a study that keeps
+    # each trial's best round also keeps that round's, so its model can be loaded.
+    if spec.result_round == "best":
+        return tune.CheckpointConfig(
+            num_to_keep=1, checkpoint_score_attribute=KEPT_SCORE, checkpoint_score_order="max"
+        )
+    return tune.CheckpointConfig(num_to_keep=1)
 
 
 def _peak_rss_mb() -> float:
@@ -296,6 +352,9 @@ class Recorder(tune.Callback):
     def _trial_schema(self):
         return trial_schema(self.spec, self.metric_names, self.matrix_names)
 
+    def _history_schema(self):
+        return history_schema(self.spec, self.metric_names)
+
     def _base_row(self, trial_id: str, config: dict, retries: int | None) -> dict:
         return {
             "study": self.spec.name,
@@ -315,12 +374,13 @@ class Recorder(tune.Callback):
         """The row of a trial that ended without an error: completed if it ran every
         round, else stopped (by the time budget)."""
         row = self._base_row(trial_id, config, retries)
-        done = last.get("step", -1) + 1
+        done = last.get("steps_done", last.get("step", -1) + 1)  # older runs: step only
         total = last.get("num_steps", 0)
         row.update(
             status="completed" if total and done == total else "stopped",
             steps=done,
             num_steps=total,
+            kept_step=last.get("step"),
             **_where_and_when(last),
             **{m: last.get(m) for m in self.metric_names + self.matrix_names},
         )
@@ -330,7 +390,9 @@ class Recorder(tune.Callback):
         _skip_windowed_means(trial)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
-        schema = history_schema(self.spec, self.metric_names)
+        if result.get(KEPT):
+            return  # restates a round already in the history
+        schema = self._history_schema()
         rows = self.history.get(trial.trial_id)
         if rows is None:  # first result this driver sees: keep what an earlier one wrote
             rows = self.store.read_part("history", trial.trial_id, schema)
@@ -370,6 +432,11 @@ class Recorder(tune.Callback):
             trial_id = last.get("trial_id")
             if "step" not in last or self.store.read_part("trial", trial_id, self._trial_schema()):
                 continue  # never reported a round, or already has its row
+            if self.spec.result_round == "best":  # its best round so far, as if it had ended
+                kept = None
+                for h in self.store.read_part("history", trial_id, self._history_schema()):
+                    kept = h if replaces_kept(self.spec, h, kept) else kept
+                last = _kept_result(last, kept)
             row = self._ended_row(trial_id, result.config or {}, None, last)
             self._write(None, row)
             written += 1
@@ -381,7 +448,7 @@ class Recorder(tune.Callback):
         row.update(
             status="failed",
             error=_error_line(trial),
-            steps=last.get("step", -1) + 1,
+            steps=last.get("steps_done", 0),
             num_steps=last.get("num_steps"),
             **_where_and_when(last),
         )
@@ -408,6 +475,8 @@ class Recorder(tune.Callback):
             what = f"failed: {row['error']}"
         else:
             what = row["status"] + ": " + ", ".join(f"{m}={_number(row[m])}" for m in objectives)
+            if row.get("kept_step") is not None and row["kept_step"] != row["steps"] - 1:
+                what += f" (from step {row['kept_step']}, its best of {row['steps']})"
         (self.echo or print)(
             f"[raygan] trial {row['trial_index']} {what}; Pareto front: {front} trials"
         )
@@ -679,7 +748,7 @@ def run_study(
                     name=TUNE_DIR,
                     storage_path=store.location,
                     failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-                    checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                    checkpoint_config=_checkpoint_config(spec),
                     callbacks=[callback],
                     verbose=verbose,
                 ),

@@ -93,6 +93,7 @@ def trial_schema(
     tail = [
         ("steps", pa.int64()),
         ("num_steps", pa.int64()),
+        ("kept_step", pa.int64()),  # the step whose metrics the row holds ([result] round)
         ("wall_time_s", pa.float64()),
         ("peak_rss_mb", pa.float64()),  # of the worker process, over every trial it ran
         ("cpus", pa.float64()),
@@ -455,16 +456,20 @@ def format_summary(
 
     objectives = ", ".join(f"{o.metric} {o.mode}" for o in spec.objectives)
     front = tables.pareto.to_pylist()
-    lines.append(f"Pareto front ({_plural(len(front), 'trial')}): {objectives}")
+    best = spec.result_round == "best"
+    each = ", each trial at its best step" if best else ""
+    lines.append(f"Pareto front ({_plural(len(front), 'trial')}{each}): {objectives}")
     if front:
         first = spec.objectives[0]
         sign = -1.0 if first.mode == "max" else 1.0
         front.sort(key=lambda r: (sign * r[first.metric], r["trial_index"]))
-        header = ["trial"] + [o.metric for o in spec.objectives] + [p.name for p in spec.search]
+        header = ["trial"] + [o.metric for o in spec.objectives] + ["step"] * best
+        header += [p.name for p in spec.search]
         table = [header]
         for r in front:
             cells = [str(r["trial_index"])]
             cells += [f"{r[o.metric]:.3f}" for o in spec.objectives]
+            cells += [_cell(r["kept_step"])] * best
             cells += [_cell(r[f"param_{p.name}"]) for p in spec.search]
             table.append(cells)
         widths = [max(len(row[i]) for row in table) for i in range(len(header))]

@@ -11,6 +11,9 @@ A study is one TOML file in ``studies/`` (see ``studies/seqgan_tradeoff.toml``):
     [fixed]                      # checked against the experiment's Config dataclass
     [search.NAME]                # NAME is a Config field; type = int|float|logfloat|categorical
     [objectives]                 # ordered: metric = "max" | "min"; at least one
+    [result]                     # optional: which round's scores stand for a trial
+                                 # round = "last" (default) | "best"; reference = {metric =
+                                 # worst value, ...} for every objective ("best" with 2+)
     [budget]                     # num_samples (required), max_concurrent = 1,
                                  # time_budget_s = 0 (no limit), max_failures = 0
     [resources]                  # cpus = 1 (> 0), gpus = 0 (0..1: share of one GPU per trial,
@@ -74,6 +77,7 @@ TOP_KEYS = (
     "fixed",
     "search",
     "objectives",
+    "result",
     "start",
     "budget",
     "resources",
@@ -82,6 +86,8 @@ TOP_KEYS = (
 PROFILE_KEYS = tuple(k for k in TOP_KEYS if k != "profiles")
 BUDGET_KEYS = ("num_samples", "max_concurrent", "time_budget_s", "max_failures")
 RESOURCE_KEYS = ("cpus", "gpus")
+RESULT_KEYS = ("round", "reference")
+RESULT_ROUNDS = ("last", "best")
 PARAM_KEYS = {
     "int": ("type", "low", "high", "step"),
     "float": ("type", "low", "high"),
@@ -162,6 +168,7 @@ class Param:
 class Objective:
     metric: str
     mode: str  # "max" | "min"
+    reference: float | None = None  # the worst value that still counts ([result] reference)
 
 
 @dataclass(frozen=True)
@@ -177,6 +184,7 @@ class StudySpec:
     fixed: dict
     search: tuple[Param, ...]
     objectives: tuple[Objective, ...]
+    result_round: str  # "last" | "best": which round's scores stand for a trial
     start: tuple[dict, ...]  # points the search runs first, in order: {param name: value}
     num_samples: int
     max_concurrent: int
@@ -503,6 +511,46 @@ def _parse_param(where: _Where, name: str, table: Any, field: dataclasses.Field)
     return Param(name=name, type=kind, low=low, high=high, step=step)
 
 
+def _parse_result(where: _Where, doc: dict, objectives: list[Objective], metrics) -> tuple:
+    """[result]: which round stands for a trial, and each objective's reference value.
+    The reference may name any metric of the experiment, so that a profile or --set that
+    replaces the objectives need not edit it too; only the objectives' values are used."""
+    table = _table(where, doc, "result")
+    _check_keys(where, "result", table, RESULT_KEYS)
+    result_round = table.get("round", "last")
+    if result_round not in RESULT_ROUNDS:
+        raise where.error(
+            "result.round",
+            f"{result_round!r} must be 'last' (the round a trial ends on) or 'best'",
+        )
+    reference = table.get("reference", {})
+    if not isinstance(reference, dict):
+        raise where.error(
+            "result.reference", f"{reference!r} must be a table: {{metric = worst value, ...}}"
+        )
+    names = [o.metric for o in objectives]
+    _check_keys(where, "result.reference", reference, metrics, what="metric")
+    for metric, value in reference.items():
+        if not _is_number(value):
+            raise where.error(f"result.reference.{metric}", f"{value!r} must be a finite number")
+    missing = [m for m in names if m not in reference]
+    if result_round == "best" and len(names) > 1 and missing:
+        # with several objectives "best" is the round whose scores dominate the most
+        # volume beyond the reference point, so the point needs every coordinate
+        raise where.error(
+            "result.reference",
+            f"gives no value for {', '.join(missing)}; round = 'best' with several objectives "
+            f"needs the worst value of each ({', '.join(names)})",
+        )
+    objectives = [
+        dataclasses.replace(
+            o, reference=float(reference[o.metric]) if o.metric in reference else None
+        )
+        for o in objectives
+    ]
+    return result_round, objectives
+
+
 def _parse_start(where: _Where, doc: dict, search: list[Param], sampler: str) -> tuple:
     """The [[start]] points: each a full point of the search space, inside it."""
     points = doc.get("start", [])
@@ -601,6 +649,7 @@ def _validate(doc: dict, where: _Where, *, name: str, path: Path, profile: str) 
         if mode not in MODES:
             raise where.error(f"objectives.{metric}", f"{mode!r} must be 'max' or 'min'")
         objectives.append(Objective(metric=metric, mode=mode))
+    result_round, objectives = _parse_result(where, doc, objectives, exp.metrics)
 
     start = _parse_start(where, doc, search, sampler)
 
@@ -655,6 +704,7 @@ def _validate(doc: dict, where: _Where, *, name: str, path: Path, profile: str) 
         fixed=copy.deepcopy(fixed),
         search=tuple(search),
         objectives=tuple(objectives),
+        result_round=result_round,
         start=start,
         num_samples=num_samples,
         max_concurrent=max_concurrent,

@@ -42,6 +42,38 @@ def check_finite(metrics: dict[str, float], *, step: int) -> None:
         )
 
 
+def round_score(spec: StudySpec, metrics: dict[str, float]) -> float:
+    """How good one round's scores are, when a study keeps each trial's best round
+    (``[result] round = "best"``); higher is better.
+
+    One objective: its value (negated when minimized). Several: the volume the round's
+    point dominates beyond the reference point, the product over objectives of how far it
+    is on the good side of its reference (0 if on the bad side of any). With validity "max"
+    and memorization "min" against (0, 1), that is validity x (1 - memorization): the
+    hypervolume of the point alone.
+    """
+    objectives = spec.objectives
+    if len(objectives) == 1:
+        (o,) = objectives
+        return metrics[o.metric] if o.mode == "max" else -metrics[o.metric]
+    score = 1.0
+    for o in objectives:
+        gain = (
+            metrics[o.metric] - o.reference if o.mode == "max" else o.reference - metrics[o.metric]
+        )
+        score *= max(0.0, gain)
+    return score
+
+
+def replaces_kept(spec: StudySpec, metrics: dict, kept: dict | None) -> bool:
+    """Whether a new round's ``metrics`` stand for the trial instead of the round ``kept``
+    so far (None before the first). Ties go to the later round, so "best" keeps the last
+    round when no earlier one is better."""
+    if kept is None or spec.result_round == "last":
+        return True
+    return round_score(spec, metrics) >= round_score(spec, kept)
+
+
 def run_trial(
     study: str,
     params: dict | None = None,
@@ -51,7 +83,9 @@ def run_trial(
     overrides: Sequence[str] = (),
     device: str = "cpu",
 ) -> dict[str, float]:
-    """Run one trial of ``study`` in this process and return its final metrics.
+    """Run one trial of ``study`` in this process and return the metrics that stand for it:
+    its last round's, or its best round's where the study says ``[result] round = "best"``
+    (as the engine would record them), with ``"step"``, the round they come from.
 
     ``params`` sets searched parameters (any not given take their ``fixed`` value or the
     experiment's default); ``seed`` is the trial's seed. Torch threads are set from the
@@ -60,8 +94,10 @@ def run_trial(
     spec = load_spec(study, profile=profile, overrides=overrides)
     set_threads(spec.cpus)
     experiment = make_experiment(spec, params or {}, seed=seed, device=device)
-    metrics: dict[str, float] = {}
+    kept = None
     for step in range(experiment.num_steps):
         metrics = experiment.step()
         check_finite(metrics, step=step)
-    return metrics
+        if replaces_kept(spec, metrics, kept):
+            kept = {**metrics, "step": step}
+    return kept or {}

@@ -197,14 +197,80 @@ def test_time_budget_ends_the_study_with_stopped_rows(ray_session, faulty_study,
     cut short are 'stopped' rows, kept off the front, and the final tables are written."""
     spec = load_spec(
         faulty_study,
-        overrides=["budget.time_budget_s=25", "fixed.steps=1000", "fixed.sleep_s=0.1"],
+        overrides=[
+            "budget.time_budget_s=25",
+            "fixed.steps=1000",
+            "fixed.sleep_s=0.1",
+            "fixed.peak_at=1",
+            *BEST_ROUND,
+        ],
     )
     out = run_study(spec, storage=str(tmp_path), name="tb", verbose=0, echo=lambda s: None)
     trials = pd.read_parquet(tmp_path / "tb" / "trials.parquet")
     assert 1 <= len(trials) < 6 and (trials.status == "stopped").all()
-    assert (trials.steps.between(1, 999)).all() and not trials.pareto.any()
+    assert (trials.steps.between(3, 999)).all() and not trials.pareto.any()
+    # the best step so far stands for a stopped trial too
+    assert (trials.kept_step == 1).all() and (trials.score == trials.param_x).all()
     assert trials.retries.isna().all()  # not in what Tune hands back for these trials
     assert out.completed == 0
+
+
+BEST_ROUND = ["result.round=best", "result.reference={score = 0.0, cost = 2.0}"]
+
+
+def test_best_round_stands_for_the_trial_in_rows_optuna_and_checkpoints(
+    ray_session, faulty_study, tmp_path
+):
+    """With [result] round = "best", the row, the summary and what Optuna is told are the
+    best step's scores (step 1 of 0..2 here, which scores x; the others x / 2), the history
+    keeps every step as it was, and Tune keeps that step's checkpoint next to the latest."""
+    common = ["fixed.steps=3", "fixed.peak_at=1", "budget.num_samples=2"]
+    lines: list[str] = []
+    out = run_study(
+        load_spec(faulty_study, overrides=[*common, *BEST_ROUND]),
+        storage=str(tmp_path),
+        name="best",
+        verbose=0,
+        echo=lines.append,
+    )
+    trials = pd.read_parquet(tmp_path / "best" / "trials.parquet")
+    assert (trials.status == "completed").all() and (trials.steps == 3).all()
+    assert (trials.score == trials.param_x).all() and (trials.kept_step == 1).all()
+    assert (trials.cost == trials.param_x**2 + trials.param_y).all()
+    history = pd.read_parquet(tmp_path / "best" / "history.parquet").sort_values("step")
+    assert len(history) == 6
+    for trial_id, steps in history.groupby("trial_id"):
+        x = trials.set_index("trial_id").param_x[trial_id]
+        assert steps.score.tolist() == [x / 2, x, x / 2]
+    for t in optuna_trials(tmp_path / "best", "best"):
+        assert t.values == [t.params["x"], t.params["x"] ** 2 + t.params["y"]]
+    assert sum("(from step 1, its best of 3)" in line for line in lines) == 2
+    assert "each trial at its best step" in out.summary
+    for trial_dir in (tmp_path / "best" / "tune").glob("faulty_study_*"):
+        kept = sorted(p.name for p in trial_dir.glob("checkpoint_*"))
+        assert kept == ["checkpoint_000001", "checkpoint_000002"]  # the best, the latest
+
+    run_study(
+        load_spec(faulty_study, overrides=common),
+        storage=str(tmp_path),
+        name="last",
+        verbose=0,
+        echo=lambda s: None,
+    )
+    trials = pd.read_parquet(tmp_path / "last" / "trials.parquet")
+    assert (trials.score == trials.param_x / 2).all() and (trials.kept_step == 2).all()
+    for t in optuna_trials(tmp_path / "last", "last"):
+        assert t.values[0] == t.params["x"] / 2
+
+
+def test_kept_result_restates_the_best_round_with_the_run_facts_of_the_last():
+    from raygan.engine import KEPT, _kept_result
+
+    last = {"score": 0.2, "step": 2, "steps_done": 3, "num_steps": 3, "trial_time_s": 9.0}
+    kept = {"score": 0.4, "step": 1, "steps_done": 2, "num_steps": 3, "trial_time_s": 5.0}
+    assert _kept_result(last, None) is last
+    assert _kept_result(last, dict(last)) is last  # the last step is the best: no restating
+    assert _kept_result(last, kept) == {**last, "score": 0.4, "step": 1, KEPT: True}
 
 
 def test_grid_study_visits_every_point_once_and_ends_quietly(ray_session, tmp_path):

@@ -53,6 +53,7 @@ def trial_row(i, *, status="completed", validity=0.5, memorization=0.5, **extra)
         "param_rounds": 3,
         "steps": 4,
         "num_steps": 4,
+        "kept_step": 2,
         "wall_time_s": 12,
         "cpus": 1,
         "gpus": 0.25,
@@ -93,7 +94,7 @@ def test_trial_schema_columns_and_types(spec):
     assert schema.names == [
         "study", "run", "trial_id", "trial_index", "status", "error", "seed",
         *params, *METRICS,
-        "steps", "num_steps", "wall_time_s", "peak_rss_mb", "cpus", "gpus", "node", "node_id", "device",
+        "steps", "num_steps", "kept_step", "wall_time_s", "peak_rss_mb", "cpus", "gpus", "node", "node_id", "device",
         "retries", "raygan_version", "started_at", "finished_at", "pareto",
     ]  # fmt: skip
     assert schema.field("param_duplication").type == pa.int64()
@@ -430,10 +431,13 @@ def test_format_summary(spec, store):
     assert lines[0] == (
         "seqgan_tradeoff (profile default): 12 trials: 3 completed, 8 failed, 1 stopped in 5m12s"
     )
-    assert lines[1] == "Pareto front (2 trials): validity max, memorization min"
-    assert lines[2].split()[:3] == ["trial", "validity", "memorization"]
-    assert lines[3].split()[:3] == ["0", "0.900", "0.500"]  # best validity first
-    assert lines[4].split()[:3] == ["1", "0.500", "0.100"]
+    # the study keeps each trial's best round: the front says so, and which step it was
+    assert lines[1] == (
+        "Pareto front (2 trials, each trial at its best step): validity max, memorization min"
+    )
+    assert lines[2].split()[:5] == ["trial", "validity", "memorization", "step", "duplication"]
+    assert lines[3].split()[:4] == ["0", "0.900", "0.500", "2"]  # best validity first
+    assert lines[4].split()[:4] == ["1", "0.500", "0.100", "2"]
     assert "failed: trial 3: RuntimeError: CUDA out of memory" in lines
     assert sum(line.startswith("failed:") for line in lines) == 5
     assert "... 3 more" in lines
@@ -445,12 +449,14 @@ def test_format_summary(spec, store):
 
 def test_format_summary_min_first_and_no_wall_time(spec):
     objectives = (Objective("memorization", "min"), Objective("validity", "max"))
-    spec = dataclasses.replace(spec, objectives=objectives)
+    spec = dataclasses.replace(spec, objectives=objectives, result_round="last")
     rows = [trial_row(0, memorization=0.3), trial_row(1, memorization=0.1, validity=0.2)]
     trials = pa.Table.from_pylist(rows, schema=trial_schema(spec, METRICS))
     tables = StudyTables(trials=trials, history=trials.slice(0, 0), pareto=trials)
     lines = format_summary(tables, spec, location="s3://b/p/").splitlines()
     assert lines[0].endswith("2 completed, 0 failed, 0 stopped")
+    assert lines[1] == "Pareto front (2 trials): memorization min, validity max"
+    assert lines[2].split()[:3] == ["trial", "memorization", "validity"]  # no step column
     assert [line.split()[0] for line in lines[3:5]] == ["1", "0"]
     assert lines[-1].startswith("results: s3://b/p/trials.parquet")
 

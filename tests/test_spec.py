@@ -87,7 +87,11 @@ def test_seqgan_tradeoff_default():
     assert names == ["duplication", "copy_penalty", "temperature", "g_lr", "d_lr", "rounds"]
     assert spec.search[0] == Param("duplication", "int", 1, 30)
     assert spec.search[3] == Param("g_lr", "logfloat", 1e-3, 3e-2)
-    assert spec.objectives == (Objective("validity", "max"), Objective("memorization", "min"))
+    assert spec.objectives == (
+        Objective("validity", "max", reference=0.0),
+        Objective("memorization", "min", reference=1.0),
+    )
+    assert spec.result_round == "best"
     assert (spec.num_samples, spec.max_concurrent, spec.max_failures) == (16, 2, 1)
     assert spec.time_budget_s == 0.0
     assert (spec.cpus, spec.gpus) == (1.0, 0.25)
@@ -108,6 +112,7 @@ def test_seqgan_tradeoff_paper():
     assert spec.fixed["rounds"] == 20
     assert spec.fixed["rollouts"] == 16
     assert spec.document["sampler"] == "grid"
+    assert spec.result_round == "last"  # the paper scores each model where training ends
 
 
 def test_seqgan_tradeoff_smoke():
@@ -234,6 +239,7 @@ def test_overrides_on_real_study():
             "sampler=tpe",
             "objectives.validity=max",
             "objectives.novel_validity=max",
+            "result.reference.novel_validity=0",  # the study keeps each trial's best round
         ],
     )
     assert spec.num_samples == 4
@@ -435,6 +441,12 @@ BAD = [
     ("set_into_scalar", BASE, {"overrides": ["sampler.kind=tpe"]}, ["--set sampler.kind=tpe:", "'tpe'", "not a table"]),
     ("set_profiles", BASE, {"overrides": ["profiles.x=1"]}, ["--set profiles.x=1:", "profiles"]),
     ("set_missing_param_type", BASE, {"overrides": ["search.rounds.high=5"]}, ["search.rounds:", "'type'", "--set search.rounds.high=5"]),
+    ("result_round_unknown", BASE + '[result]\nround = "worst"\n', {}, ["result.round:", "'worst'", "'last'", "'best'"]),
+    ("result_unknown_key", BASE + '[result]\nrounds = "best"\n', {}, ["result.rounds:", "unknown key", "round, reference"]),
+    ("result_reference_not_table", BASE + '[result]\nreference = 0\n', {}, ["result.reference:", "0 must be a table"]),
+    ("result_reference_unknown_metric", BASE + '[result]\nreference = { fidelity = 1 }\n', {}, ["result.reference.fidelity:", "unknown metric", "validity, memorization, novel_validity"]),
+    ("result_reference_not_number", BASE + '[result]\nreference = { validity = "low" }\n', {}, ["result.reference.validity:", "'low' must be a finite number"]),
+    ("result_best_without_reference", BASE + '[result]\nround = "best"\nreference = { validity = 0 }\n', {}, ["result.reference:", "no value for memorization", "worst value of each"]),
     ("start_not_tables", BASE.replace("seed = 0", "seed = 0\nstart = [3]"), {}, ["start: [3] must be [[start]] tables"]),
     ("start_unknown_setting", BASE + "[[start]]\nduplication = 2\ntemperature = 1.0\nrounds = 3\n", {}, ["start[0].rounds:", "not a searched setting", "duplication, temperature"]),
     ("start_out_of_range", BASE + "[[start]]\nduplication = 2\ntemperature = 1.0\n[[start]]\nduplication = 9\ntemperature = 1.0\n", {}, ["start[1].duplication: 9 must be between 1 and 5 (search.duplication)"]),
@@ -470,6 +482,16 @@ def test_bad_study_name(tmp_path, study, expected):
     write(tmp_path, BASE)
     with pytest.raises(SpecError, match=expected):
         load_spec(study, studies_dir=tmp_path)
+
+
+def test_result_round_defaults_to_last_and_one_objective_needs_no_reference(tmp_path):
+    assert load_spec(write(tmp_path, BASE)).result_round == "last"
+    one = sub('validity = "max"\nmemorization = "min"', 'validity = "max"')
+    spec = load_spec(write(tmp_path, one + '[result]\nround = "best"\n'))
+    assert spec.result_round == "best" and spec.objectives == (Objective("validity", "max"),)
+    # a reference for a metric that is not (or no longer) an objective is not an error
+    text = one + '[result]\nround = "best"\nreference = { validity = 0, memorization = 1 }\n'
+    assert load_spec(write(tmp_path, text)).objectives == (Objective("validity", "max", 0.0),)
 
 
 def test_start_points(tmp_path):

@@ -1,6 +1,7 @@
 """A tiny experiment with a known Pareto front and faults on demand, for engine tests.
 
-score = x and cost = x**2 + y: the front is every trial with the lowest y for its x. It
+score = x and cost = x**2 + y: the front is every trial with the lowest y for its x
+(with peak_at, only that step scores x, the others x / 2). It
 trains nothing (the SeqGAN tests train for real); it exists to make a trial raise, report
 NaN or stall at a chosen step, which no real model does on cue, and to log which worker
 process ran each step.
@@ -29,6 +30,7 @@ class FaultyConfig:
     )
     fail_mode: str = setting("raise", choices=("raise", "nan"))
     log_dir: str = setting("", help="append 'pid step' per step to <log_dir>/<seed>.log")
+    peak_at: int = setting(-1, low=-1, high=1000, help="the one step scoring x, others x/2")
 
 
 @dataclass
@@ -57,7 +59,8 @@ class FaultyExperiment(Experiment):
         if cfg.log_dir:  # which process ran which step: lets a test kill a trial's worker
             with open(Path(cfg.log_dir, f"{self.seed}.log"), "a") as log:
                 log.write(f"{os.getpid()} {self.steps_done - 1}\n")
-        score = float("nan") if failing else cfg.x
+        peaked = cfg.peak_at in (-1, self.steps_done - 1)
+        score = float("nan") if failing else cfg.x if peaked else cfg.x / 2
         return {"score": score, "cost": cfg.x**2 + cfg.y}
 
     def save(self, path):

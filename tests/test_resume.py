@@ -50,6 +50,13 @@ def study_command(study, storage, name: str) -> list[str]:
         "fixed.steps=3",
         "--set",
         "fixed.sleep_s=0.5",
+        # each trial stands for its best step (step 1 of 0..2), kept across the resume
+        "--set",
+        "fixed.peak_at=1",
+        "--set",
+        "result.round=best",
+        "--set",
+        "result.reference={score = 0.0, cost = 2.0}",
     ]
 
 
@@ -93,6 +100,7 @@ def check_resumed(cmd, env, run, finished: dict) -> None:
     # Tune's last snapshot dies with the driver (and is marked FAIL, below)
     assert len(trials) == 6 and trials.trial_index.is_unique and trials.trial_id.is_unique
     assert (trials.status == "completed").all()
+    assert (trials.kept_step == 1).all() and (trials.score == trials.param_x).all()
     # trials finished before the stop were not run again (their part file is untouched)
     for name, mtime in finished.items():
         assert (run / "parts" / name).stat().st_mtime_ns == mtime

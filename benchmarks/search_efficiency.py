@@ -39,7 +39,7 @@ import ray
 from raygan import load_spec
 from raygan.engine import run_study
 from raygan.results import hypervolume
-from raygan.trial import replaces_kept
+from raygan.trial import kept_round
 
 STUDY = "seqgan_tradeoff"
 REFERENCE = (0.0, 1.0)  # (validity, memorization): the worst possible trade-off
@@ -68,9 +68,8 @@ def best_round_curve(trials: pd.DataFrame, history: pd.DataFrame, spec, k_max: i
     [result] rule) instead of its last, from the rounds in history."""
     trials = trials.copy()
     for i, row in trials.iterrows():
-        kept = None
-        for r in history[history.trial_id == row.trial_id].sort_values("step").to_dict("records"):
-            kept = r if replaces_kept(spec, r, kept) else kept
+        rounds = history[history.trial_id == row.trial_id].sort_values("step")
+        kept = kept_round(spec, rounds.to_dict("records"))
         if kept is not None:
             trials.loc[i, ["validity", "memorization"]] = kept["validity"], kept["memorization"]
     return hypervolume_curve(trials, k_max)

@@ -57,6 +57,7 @@ from raygan.spec import StudySpec, dump_toml, load_spec
 from raygan.trial import (
     check_finite,
     derive_seed,
+    kept_round,
     make_experiment,
     replaces_kept,
     round_score,
@@ -174,9 +175,14 @@ def raygan_trial(
         except TrialDiverged as e:
             marker.write_text(str(e))
             raise
+        this_round = {**metrics, "step": step}  # what the trial restates if it keeps this round
+        if spec.result_round == "best":
+            # Tune keeps this round's checkpoint (next to the latest) while it is the best
+            this_round[KEPT_SCORE] = round_score(spec, metrics)
+        if replaces_kept(spec, metrics, kept):
+            kept = this_round
         result = {
-            **metrics,
-            "step": step,
+            **this_round,
             "steps_done": step + 1,
             "num_steps": experiment.num_steps,
             "trial_time_s": elapsed_before + time.perf_counter() - start,
@@ -189,11 +195,6 @@ def raygan_trial(
             "reported_at": time.time(),
             "peak_rss_mb": _peak_rss_mb(),
         }
-        if spec.result_round == "best":
-            # Tune keeps this round's checkpoint (next to the latest) while it is the best
-            result[KEPT_SCORE] = round_score(spec, metrics)
-        if replaces_kept(spec, metrics, kept):
-            kept = dict(result)  # a copy: Tune may add its own keys to what it is given
         with tempfile.TemporaryDirectory() as path:
             experiment.save(path)
             state = {"trial_time_s": result["trial_time_s"], "last": result, "kept": kept}
@@ -205,29 +206,13 @@ def raygan_trial(
         tune.report(final)  # no checkpoint: the latest one already holds the whole trial
 
 
-# What a report says of the trial as a whole rather than of its round.
-RUN_FACTS = (
-    "steps_done",
-    "num_steps",
-    "trial_time_s",
-    "trial_index",
-    "seed",
-    "node",
-    "node_id",
-    "device",
-    "started_at",
-    "reported_at",
-    "peak_rss_mb",
-)
-
-
 def _kept_result(last: dict, kept: dict | None) -> dict:
     """The report that stands for a finished trial in Tune (progress table, searcher, the
-    row): the last one, or where the study keeps another round, that round's metrics and
-    step with the last report's run facts, marked KEPT so history skips it."""
+    row): the last one, or where the study keeps another round, the last one with that
+    round's own part (its metrics and step) over it, marked KEPT so history skips it."""
     if kept is None or kept["step"] == last["step"]:
         return last
-    return {**kept, **{k: last[k] for k in RUN_FACTS if k in last}, KEPT: True}
+    return {**last, **kept, KEPT: True}
 
 
 def _checkpoint_config(spec: StudySpec) -> tune.CheckpointConfig:
@@ -433,10 +418,11 @@ class Recorder(tune.Callback):
             if "step" not in last or self.store.read_part("trial", trial_id, self._trial_schema()):
                 continue  # never reported a round, or already has its row
             if self.spec.result_round == "best":  # its best round so far, as if it had ended
-                kept = None
-                for h in self.store.read_part("history", trial_id, self._history_schema()):
-                    kept = h if replaces_kept(self.spec, h, kept) else kept
-                last = _kept_result(last, kept)
+                rounds = self.store.read_part("history", trial_id, self._history_schema())
+                kept = kept_round(self.spec, rounds)
+                if kept is not None:
+                    own = {m: kept[m] for m in self.metric_names}
+                    last = _kept_result(last, {**own, "step": kept["step"]})
             row = self._ended_row(trial_id, result.config or {}, None, last)
             self._write(None, row)
             written += 1

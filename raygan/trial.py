@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -72,6 +72,15 @@ def replaces_kept(spec: StudySpec, metrics: dict, kept: dict | None) -> bool:
     if kept is None or spec.result_round == "last":
         return True
     return round_score(spec, metrics) >= round_score(spec, kept)
+
+
+def kept_round(spec: StudySpec, rounds: Iterable[dict]) -> dict | None:
+    """The round that stands for a trial among its ``rounds`` (in order); None if none."""
+    kept = None
+    for r in rounds:
+        if replaces_kept(spec, r, kept):
+            kept = r
+    return kept
 
 
 def run_trial(

@@ -267,7 +267,7 @@ def test_kept_result_restates_the_best_round_with_the_run_facts_of_the_last():
     from raygan.engine import KEPT, _kept_result
 
     last = {"score": 0.2, "step": 2, "steps_done": 3, "num_steps": 3, "trial_time_s": 9.0}
-    kept = {"score": 0.4, "step": 1, "steps_done": 2, "num_steps": 3, "trial_time_s": 5.0}
+    kept = {"score": 0.4, "step": 1}  # the kept round's own part: its metrics and step
     assert _kept_result(last, None) is last
     assert _kept_result(last, dict(last)) is last  # the last step is the best: no restating
     assert _kept_result(last, kept) == {**last, "score": 0.4, "step": 1, KEPT: True}

@@ -29,7 +29,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,6 +44,7 @@ import raygan
 from raygan.experiments import experiment_path, get_experiment, register_experiment
 from raygan.experiments.base import TrialDiverged
 from raygan.results import (
+    VALIDATION_FILE,
     RunStore,
     StudyTables,
     baseline_schema,
@@ -51,17 +52,28 @@ from raygan.results import (
     format_summary,
     history_schema,
     pareto_mask,
+    plural,
+    replicate_schema,
+    spread_names,
     trial_schema,
 )
 from raygan.spec import StudySpec, dump_toml, load_spec
 from raygan.trial import (
+    aggregate_replicates,
     check_finite,
-    derive_seed,
     kept_round,
     make_experiment,
     replaces_kept,
+    replicate_seeds,
     round_score,
     set_threads,
+)
+from raygan.validation import (
+    CASE,
+    ValidationRecorder,
+    done_runs,
+    validation_cases,
+    validation_tuner,
 )
 
 # Keeping one checkpoint per trial (all a resume needs) makes Tune snapshot its state after
@@ -75,6 +87,10 @@ DIVERGED_MARKER = "diverged.txt"
 # round's checkpoint by it), and the flag of the report that restates the kept round.
 KEPT_SCORE = "kept_score"
 KEPT = "kept"
+# Each replicate's own metrics of a round, in every report ({"0": metrics, "1": ...}), and
+# those of the round kept so far (what a trial cut short by the time budget records).
+REPLICATES = "replicates"
+KEPT_REPLICATES = "kept_replicates"
 
 
 class StudyError(ValueError):
@@ -85,8 +101,8 @@ class StudyInterrupted(RuntimeError):
     """The study was stopped (Ctrl-C) before its budget was spent. Tune saved its state
     first: ``--resume`` continues from there. ``finished`` trials have their rows."""
 
-    def __init__(self, *, name: str, location: str, finished: int, total: int):
-        super().__init__(f"interrupted: {finished} of {total} trials finished")
+    def __init__(self, *, name: str, location: str, finished: int, total: int, what="trials"):
+        super().__init__(f"interrupted: {finished} of {total} {what} finished")
         self.name, self.location, self.finished, self.total = name, location, finished, total
 
 
@@ -127,9 +143,15 @@ class StudyOutcome:
 def raygan_trial(
     config: dict, *, spec: StudySpec, experiment_path: str, cpus: float, gpus: float
 ) -> None:
+    """One configuration, trained once per replicate seed (``_seeds``), the replicates
+    stepped round by round in this process: each report is one round, aggregated over the
+    replicates (means, ``<metric>_std``), with each replicate's own metrics under
+    REPLICATES. ``_stop_step`` (validation runs) ends training after that step."""
     # Ray's per-checkpoint INFO lines would drown the progress table.
     logging.getLogger("ray.train").setLevel(logging.WARNING)
+    config = config.get(CASE, config)  # a validation run's whole config is one grid value
     index, seed = int(config["_index"]), int(config["_seed"])
+    seeds = [int(s) for s in config.get("_seeds", [seed])]
     params = {k: v for k, v in config.items() if not k.startswith("_")}
     set_threads(cpus)  # Ray's OMP_NUM_THREADS is not reliable for reused workers
     device = "cpu"
@@ -154,28 +176,46 @@ def raygan_trial(
     register_experiment(
         spec.experiment, experiment_path
     )  # registered on the driver, maybe not here
-    experiment = make_experiment(spec, params, seed=seed, device=device)
+    replicates = [make_experiment(spec, params, seed=s, device=device) for s in seeds]
+    num_steps = replicates[0].num_steps
+    stop_step = config.get("_stop_step")
+    if stop_step is not None:  # the step scored is the last one trained, whatever the study
+        spec = replace(spec, result_round="last")
+        num_steps = min(num_steps, int(stop_step) + 1)
     elapsed_before, last, kept = 0.0, None, None
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as path:
-            experiment.load(path)
+            for r, experiment in enumerate(replicates):
+                experiment.load(_replicate_dir(path, r, len(replicates)))
             saved = json.loads((Path(path) / "raygan.json").read_text())
             elapsed_before, last, kept = saved["trial_time_s"], saved["last"], saved.get("kept")
-    if experiment.steps_done >= experiment.num_steps and last is not None:
+    steps_done = replicates[0].steps_done
+    if steps_done >= num_steps and last is not None:
         # Finished after Tune's last snapshot: say so again rather than train again.
         tune.report(_kept_result(last, kept))
         return
     start = time.perf_counter()
-    while experiment.steps_done < experiment.num_steps:
-        step = experiment.steps_done
-        try:
-            metrics = experiment.step()
-            check_finite(metrics, step=step)
-        except TrialDiverged as e:
-            marker.write_text(str(e))
-            raise
-        this_round = {**metrics, "step": step}  # what the trial restates if it keeps this round
+    while steps_done < num_steps:
+        step = steps_done
+        rounds = []
+        for experiment in replicates:
+            try:
+                metrics = experiment.step()
+                check_finite(metrics, step=step)
+            except TrialDiverged as e:
+                # one replicate diverging fails the configuration: its mean would be a lie
+                marker.write_text(str(e))
+                raise
+            rounds.append(metrics)
+        steps_done = step + 1
+        metrics = aggregate_replicates(rounds)
+        for o in spec.objectives:
+            metrics[spec.objective_key(o)] = spec.objective_value(o, metrics)
+        # what the trial restates if it keeps this round; replicates keyed "0", "1", ...:
+        # TensorBoard then draws each replicate's own curves (a list it cannot log)
+        own = {str(r): m for r, m in enumerate(rounds)}
+        this_round = {**metrics, "step": step, REPLICATES: own}
         if spec.result_round == "best":
             # Tune keeps this round's checkpoint (next to the latest) while it is the best
             this_round[KEPT_SCORE] = round_score(spec, metrics)
@@ -183,8 +223,9 @@ def raygan_trial(
             kept = this_round
         result = {
             **this_round,
-            "steps_done": step + 1,
-            "num_steps": experiment.num_steps,
+            KEPT_REPLICATES: json.dumps(kept[REPLICATES]),  # text: TensorBoard skips it
+            "steps_done": steps_done,
+            "num_steps": num_steps,
             "trial_time_s": elapsed_before + time.perf_counter() - start,
             "trial_index": index,
             "seed": seed,
@@ -196,7 +237,8 @@ def raygan_trial(
             "peak_rss_mb": _peak_rss_mb(),
         }
         with tempfile.TemporaryDirectory() as path:
-            experiment.save(path)
+            for r, experiment in enumerate(replicates):
+                experiment.save(_replicate_dir(path, r, len(replicates), create=True))
             state = {"trial_time_s": result["trial_time_s"], "last": result, "kept": kept}
             (Path(path) / "raygan.json").write_text(json.dumps(state))
             tune.report(result, checkpoint=tune.Checkpoint.from_directory(path))
@@ -204,6 +246,17 @@ def raygan_trial(
     final = _kept_result(last, kept)
     if final is not last:
         tune.report(final)  # no checkpoint: the latest one already holds the whole trial
+
+
+def _replicate_dir(path: str, replicate: int, replicates: int, *, create: bool = False) -> str:
+    """Where one replicate's state lies in a checkpoint: the checkpoint itself when there
+    is one replicate (the layout of a study without replicates), else replicate-<r>/."""
+    if replicates == 1:
+        return str(path)
+    folder = Path(path) / f"replicate-{replicate}"
+    if create:
+        folder.mkdir()
+    return str(folder)
 
 
 def _kept_result(last: dict, kept: dict | None) -> dict:
@@ -237,15 +290,18 @@ class RayganSearch(OptunaSearch):
     """OptunaSearch that also hands each trial its index and seed. The Optuna trial number
     is stable across resumes, so the trial's seed is too."""
 
-    def __init__(self, *args, study_seed: int, **kwargs):
+    def __init__(self, *args, study_seed: int, replicates: int = 1, **kwargs):
         super().__init__(*args, **kwargs)
         self.study_seed = study_seed
+        self.replicates = replicates
 
     def suggest(self, trial_id: str):
         config = super().suggest(trial_id)
         if isinstance(config, dict):
             number = self._ot_trials[trial_id].number
-            config = {**config, "_index": number, "_seed": derive_seed(self.study_seed, number)}
+            # a searcher pickled by an older raygan has no replicates: one seed, as then
+            seeds = replicate_seeds(self.study_seed, number, getattr(self, "replicates", 1))
+            config = {**config, "_index": number, "_seed": seeds[0], "_seeds": seeds}
         return config
 
 
@@ -279,7 +335,7 @@ def _make_searcher(spec: StudySpec, *, journal: Path, study_name: str) -> Raygan
             space[p.name] = optuna.distributions.FloatDistribution(
                 float(p.low), float(p.high), log=p.type == "logfloat"
             )
-    metrics = [o.metric for o in spec.objectives]
+    metrics = [spec.objective_key(o) for o in spec.objectives]
     modes = [o.mode for o in spec.objectives]
     single = len(metrics) == 1
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -295,6 +351,7 @@ def _make_searcher(spec: StudySpec, *, journal: Path, study_name: str) -> Raygan
         storage=JournalStorage(JournalFileBackend(str(journal))),
         points_to_evaluate=[dict(p) for p in spec.start] if fresh else None,
         study_seed=spec.seed,
+        replicates=spec.replicates,
     )
 
 
@@ -330,10 +387,6 @@ class Recorder(tune.Callback):
         # rows on disk, which hold every trial finished before the interruption.
         return {**self.__dict__, "front_points": None, "history": {}}
 
-    @property
-    def objectives(self) -> list[str]:
-        return [o.metric for o in self.spec.objectives]
-
     def _trial_schema(self):
         return trial_schema(self.spec, self.metric_names, self.matrix_names)
 
@@ -366,10 +419,30 @@ class Recorder(tune.Callback):
             steps=done,
             num_steps=total,
             kept_step=last.get("step"),
+            n_replicates=int(last.get("n_replicates", 1)),
             **_where_and_when(last),
             **{m: last.get(m) for m in self.metric_names + self.matrix_names},
+            **{s: last.get(s) for s in spread_names(self.metric_names)},
         )
         return row
+
+    def _replicate_rows(self, trial_id: str, config: dict, last: dict) -> list[dict]:
+        """One row per replicate of an ended trial, at its kept step."""
+        seeds = config.get("_seeds", [config.get("_seed", -1)])
+        return [
+            {
+                "study": self.spec.name,
+                "run": self.run,
+                "trial_id": trial_id,
+                "trial_index": int(config.get("_index", -1)),
+                "replicate": r,
+                "seed": int(seed),
+                "kept_step": last.get("step"),
+                **{m: own.get(m) for m in self.metric_names + self.matrix_names},
+            }
+            for r, seed in enumerate(seeds)
+            if (own := (last.get(REPLICATES) or {}).get(str(r))) is not None
+        ]
 
     def on_trial_start(self, iteration, trials, trial, **info):
         _skip_windowed_means(trial)
@@ -390,6 +463,7 @@ class Recorder(tune.Callback):
                 "trial_index": result["trial_index"],
                 "step": result["step"],
                 **{m: result.get(m) for m in self.metric_names},
+                **{s: result.get(s) for s in spread_names(self.metric_names)},
                 "time_s": result["trial_time_s"],
                 "node": result["node"],
             }
@@ -402,10 +476,9 @@ class Recorder(tune.Callback):
         if existing and existing[0]["status"] == "completed":
             _release_finished_trial(trial)
             return  # recorded before an interruption; Tune only re-confirmed it
-        row = self._ended_row(
-            trial.trial_id, trial.config, int(trial.num_failures), trial.last_result or {}
-        )
-        self._write(trial, row)
+        last = trial.last_result or {}
+        row = self._ended_row(trial.trial_id, trial.config, int(trial.num_failures), last)
+        self._write(trial, row, self._replicate_rows(trial.trial_id, trial.config, last))
 
     def record_cut_short(self, results) -> int:
         """Rows for the trials the time budget stopped: Tune stops them without a
@@ -421,10 +494,13 @@ class Recorder(tune.Callback):
                 rounds = self.store.read_part("history", trial_id, self._history_schema())
                 kept = kept_round(self.spec, rounds)
                 if kept is not None:
-                    own = {m: kept[m] for m in self.metric_names}
-                    last = _kept_result(last, {**own, "step": kept["step"]})
-            row = self._ended_row(trial_id, result.config or {}, None, last)
-            self._write(None, row)
+                    names = self.metric_names + spread_names(self.metric_names)
+                    own = {m: kept[m] for m in names}
+                    replicates = json.loads(last.get(KEPT_REPLICATES) or "{}")
+                    last = _kept_result(last, {**own, "step": kept["step"], REPLICATES: replicates})
+            config = result.config or {}
+            row = self._ended_row(trial_id, config, None, last)
+            self._write(None, row, self._replicate_rows(trial_id, config, last))
             written += 1
         return written
 
@@ -433,38 +509,48 @@ class Recorder(tune.Callback):
         row = self._base_row(trial.trial_id, trial.config, int(trial.num_failures))
         row.update(
             status="failed",
-            error=_error_line(trial),
+            error=error_line(trial),
             steps=last.get("steps_done", 0),
             num_steps=last.get("num_steps"),
             **_where_and_when(last),
         )
         self._write(trial, row)
 
-    def _write(self, trial, row: dict) -> None:
+    def _write(self, trial, row: dict, replicates: list[dict] = ()) -> None:
         self.history.pop(row["trial_id"], None)  # the trial is over: its rows are on disk
+        if replicates:  # before the trial's row: a trial with a row has all its parts
+            schema = replicate_schema(self.spec, self.metric_names, self.matrix_names)
+            self.store.write_part("replicate", row["trial_id"], list(replicates), schema)
         self.store.write_part("trial", row["trial_id"], [row], self._trial_schema())
         if trial is not None:
             _release_finished_trial(trial)
-        objectives = self.objectives
+        objectives = self.spec.objectives
         if self.front_points is None:
             done = self.store.read_parts("trial", self._trial_schema()).to_pylist()
             self.front_points = [
-                [r[m] for m in objectives]
+                [self.spec.objective_value(o, r) for o in objectives]
                 for r in done
                 if r["status"] == "completed" and r["trial_id"] != row["trial_id"]
             ]
         if row["status"] == "completed":
-            self.front_points.append([row[m] for m in objectives])
+            self.front_points.append([self.spec.objective_value(o, row) for o in objectives])
         points = np.asarray(self.front_points, dtype=float).reshape(-1, len(objectives))
         front = int(pareto_mask(points, [o.mode for o in self.spec.objectives]).sum())
         if row["status"] == "failed":
             what = f"failed: {row['error']}"
         else:
-            what = row["status"] + ": " + ", ".join(f"{m}={_number(row[m])}" for m in objectives)
+            scores = ", ".join(
+                f"{o.metric}={_number(row[o.metric], row.get(f'{o.metric}_std'))}"
+                for o in objectives
+            )
+            notes = []
+            if (row.get("n_replicates") or 1) > 1:
+                notes.append(f"mean ± std of {row['n_replicates']} replicates")
             if row.get("kept_step") is not None and row["kept_step"] != row["steps"] - 1:
-                what += f" (from step {row['kept_step']}, its best of {row['steps']})"
+                notes.append(f"from step {row['kept_step']}, its best of {row['steps']}")
+            what = f"{row['status']}: {scores}" + (f" ({'; '.join(notes)})" if notes else "")
         (self.echo or print)(
-            f"[raygan] trial {row['trial_index']} {what}; Pareto front: {front} trials"
+            f"[raygan] trial {row['trial_index']} {what}; Pareto front: {plural(front, 'trial')}"
         )
 
 
@@ -532,8 +618,10 @@ def _trim_heap() -> None:
         _LIBC.malloc_trim(0)
 
 
-def _number(value) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
+def _number(value, std=None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.3f}" if std is None else f"{value:.3f}±{std:.3f}"
 
 
 def _where_and_when(last: dict) -> dict:
@@ -554,7 +642,7 @@ def _where_and_when(last: dict) -> dict:
     }
 
 
-def _error_line(trial) -> str:
+def error_line(trial) -> str:
     """The exception's own line ('TrialDiverged: step 3: non-finite ...'), not Ray's wrapper."""
     text = ""
     if trial.error_file and Path(trial.error_file).exists():
@@ -633,6 +721,9 @@ def run_study(
     Connects to Ray at ``address`` (``"auto"``, ``"ray://host:10001"``) or starts a local
     Ray if none is running. Raises StudyError on bad input before anything is written.
     """
+    # Tune swaps builtins.print while it runs and pickles callbacks with the run: decide
+    # now, before any of that, whether lines go to print (None) or to a caller's echo.
+    echo = None if echo is print else echo
     if gpus_per_trial is not None and not (0 <= gpus_per_trial <= 1):
         raise StudyError(
             f"--gpus-per-trial: {gpus_per_trial} must be between 0 and 1 (a fraction of one "
@@ -761,6 +852,18 @@ def run_study(
         if store.local_path is None:  # keep the run's Optuna study with its results
             store.write_text("optuna.journal", journal.read_text(encoding="utf-8"))
         tables = store.consolidate(spec, metric_names, run=name, matrix_names=matrix_names)
+        if spec.validate and tables.pareto.num_rows:
+            tables = _validate_front(
+                spec,
+                store,
+                tables,
+                run=name,
+                metric_names=metric_names,
+                matrix_names=matrix_names,
+                verbose=verbose,
+                echo=echo,
+            )
+            wall = time.perf_counter() - start
         summary = format_summary(tables, spec, location=store.location, wall_s=wall)
         if baselines is not None and baselines.num_rows:
             summary += "\n" + format_baselines(baselines, spec)
@@ -771,6 +874,61 @@ def run_study(
             signal.signal(signal.SIGTERM, previous_sigterm)
         if started_ray:
             ray.shutdown()
+
+
+def _validate_front(
+    spec: StudySpec,
+    store: RunStore,
+    tables: StudyTables,
+    *,
+    run: str,
+    metric_names: list[str],
+    matrix_names: list[str],
+    verbose: int,
+    echo,
+) -> StudyTables:
+    """Re-train each front configuration with ``spec.validate`` fresh seeds (the runs
+    without a row yet); returns the tables with validation.parquet and validated_front."""
+    done = done_runs(store, spec, metric_names, matrix_names)
+    cases = validation_cases(spec, tables, done=done)
+    total = tables.pareto.num_rows * spec.validate
+    if cases:
+        (echo or print)(
+            f"[raygan] validating the Pareto front: {plural(tables.pareto.num_rows, 'configuration')}"
+            f" x {plural(spec.validate, 'fresh seed')}, at each one's kept step"
+            + (f" ({len(cases)} runs left)" if done else "")
+        )
+        callback = ValidationRecorder(
+            spec,
+            store,
+            run=run,
+            metric_names=metric_names,
+            matrix_names=matrix_names,
+            echo=echo,
+        )
+        tuner = validation_tuner(
+            spec.name,
+            cases,
+            spec=spec,
+            store=store,
+            callback=callback,
+            tune_dir=TUNE_DIR,
+            verbose=verbose,
+        )
+        _, saw_sigint = _fit_noting_interrupt(tuner)
+        _forget_encoded_objects()
+        finished = len(done_runs(store, spec, metric_names, matrix_names))
+        if saw_sigint or finished < total:
+            raise StudyInterrupted(
+                name=run,
+                location=store.location,
+                finished=finished,
+                total=total,
+                what="validation runs",
+            )
+    return store.consolidate_validation(
+        spec, tables, metric_names, run=run, matrix_names=matrix_names
+    )
 
 
 def _second_interrupt(signum, frame) -> None:
@@ -821,7 +979,7 @@ def _baselines(cls, spec: StudySpec, store: RunStore, *, run: str, cpus: float, 
         return None
     rows = [{"study": spec.name, "run": run, **row} for row in rows]
     store.write_table("baselines.parquet", rows, schema)
-    echo(
+    (echo or print)(
         f"[raygan] baselines ({', '.join(r['baseline'] for r in rows)}) in {time.perf_counter() - start:.0f} s"
     )
     return store.read_table("baselines.parquet", schema)
@@ -834,7 +992,10 @@ def _write_report(store: RunStore, journal: Path) -> Path:
     if store.local_path is not None:
         return write_report(store.local_path)
     local = journal.with_suffix("")  # the run's cache directory on this machine
-    for name in ("trials.parquet", "history.parquet", "study.toml", "run.json"):
+    names = ("trials.parquet", "history.parquet", "replicates.parquet", "study.toml", "run.json")
+    for name in (*names, VALIDATION_FILE):
+        if not store.has(name):
+            continue
         with store.fs.open_input_stream(f"{store.root}/{name}") as src:
             (local / name).parent.mkdir(parents=True, exist_ok=True)
             (local / name).write_bytes(src.read())
@@ -860,8 +1021,6 @@ def _local_journal(store: RunStore) -> Path:
 
 def _saved_spec(store: RunStore, meta: dict) -> StudySpec:
     """The spec a run was started with, from its own study.toml (profile already applied)."""
-    from dataclasses import replace
-
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "study.toml"
         path.write_text(store.read_text("study.toml"), encoding="utf-8")

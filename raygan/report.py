@@ -26,9 +26,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+
+from raygan.results import plural, validated_means
 
 if TYPE_CHECKING:  # only for annotations: the spec module imports the experiments (torch)
     from raygan.spec import Param, StudySpec
@@ -45,6 +48,7 @@ PAPER = {
 }
 DPI = 110
 FRONT_COLOR, OTHER_COLOR, PAPER_COLOR = "#d62728", "#1f77b4", "black"
+VALIDATED_COLOR = "#2ca02c"
 PNG_METADATA = {"Software": None}  # no matplotlib version: the bytes depend on the data only
 
 
@@ -59,6 +63,7 @@ class Run:
     spec: StudySpec  # of study.toml: the study as run, profile and overrides applied
     trials: pd.DataFrame
     history: pd.DataFrame
+    validation: pd.DataFrame  # validation.parquet; empty when the front was not validated
 
     @property
     def completed(self) -> pd.DataFrame:
@@ -68,6 +73,14 @@ class Run:
     @property
     def front(self) -> pd.DataFrame:
         return self.completed[self.completed.pareto.fillna(False).astype(bool)]
+
+    def validated(self) -> pd.DataFrame:
+        """Per validated configuration: trial_index, runs, each objective's validated mean
+        and ``<metric>_std``, and ``validated_front`` (see results.validated_means)."""
+        if self.validation.empty:
+            return pd.DataFrame()
+        table = pa.Table.from_pandas(self.validation, preserve_index=False)
+        return pd.DataFrame(validated_means(self.spec, table))
 
 
 @dataclass
@@ -90,16 +103,20 @@ def load_run(run_dir: Path) -> Run:
             raise ReportError(f"{run_dir}: no {name} (has the study finished?)")
     from raygan.spec import SpecError, load_spec  # imports the experiment (torch): not before
 
-    history_path = run_dir / "history.parquet"
+    def optional(name: str) -> pd.DataFrame:
+        path = run_dir / name
+        return pd.read_parquet(path) if path.is_file() else pd.DataFrame()
+
     try:
         spec = load_spec(run_dir / "study.toml")
         meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
         trials = pd.read_parquet(run_dir / "trials.parquet")
-        history = pd.read_parquet(history_path) if history_path.is_file() else pd.DataFrame()
+        history = optional("history.parquet")
+        validation = optional("validation.parquet")
     except (SpecError, OSError, ValueError) as e:  # unreadable file: ArrowInvalid, JSON errors
         raise ReportError(f"{run_dir}: {e}") from None
     trials = trials.sort_values("trial_index", kind="stable").reset_index(drop=True)
-    return Run(run_dir, meta, spec, trials, history)
+    return Run(run_dir, meta, spec, trials, history, validation)
 
 
 def _label(objective) -> str:
@@ -190,6 +207,10 @@ def plot_pareto(run: Run, out: Path) -> Plot:
         _fraction_limits(ax, "x")
     ax.scatter(x, y, s=28, color=OTHER_COLOR, alpha=0.6, label=f"completed ({len(done)})")
     ax.scatter(fx, fy, s=70, color=FRONT_COLOR, edgecolor="black", label=f"front ({len(front)})")
+    if len(objectives) > 1:
+        _error_bars(ax, done, objectives[:2], OTHER_COLOR, alpha=0.35)
+        _error_bars(ax, front, objectives[:2], FRONT_COLOR, alpha=0.8)
+        _validated_points(ax, run, objectives[:2])
     _annotate_front(ax, front.trial_index, fx, fy)
     if done.empty:
         ax.text(0.5, 0.5, "no completed trial", ha="center", transform=ax.transAxes)
@@ -200,10 +221,88 @@ def plot_pareto(run: Run, out: Path) -> Plot:
     _save(fig, out / "pareto.png")
     caption = (
         f"{len(done)} completed trials (blue), the {len(front)} on the Pareto front in red, "
-        f"labelled by trial index. Not plotted: {len(run.trials) - len(done)} trials "
+        f"labelled by trial index."
+    )
+    if run.spec.replicates > 1:
+        caption += (
+            f" Each point is the mean of {run.spec.replicates} replicates (seeds); "
+            "bars: ± one standard deviation."
+        )
+    if not run.validation.empty:
+        caption += (
+            f" Hollow diamonds: each front configuration re-trained with "
+            f"{run.spec.validate} fresh seeds (mean ± std), joined to its search point; "
+            "grey ones fall off the front on validation."
+        )
+    caption += (
+        f" Not plotted: {plural(len(run.trials) - len(done), 'trial')} "
         f"({_count(run, 'failed')} failed, {_count(run, 'stopped')} stopped)."
     )
     return Plot("pareto.png", "Pareto front", caption)
+
+
+def _std(rows: pd.DataFrame, metric: str):
+    column = f"{metric}_std"
+    return rows[column].fillna(0.0).to_numpy() if column in rows else None
+
+
+def _error_bars(ax, rows: pd.DataFrame, objectives, color: str, *, alpha: float) -> None:
+    """± one standard deviation over replicates, where the rows have one."""
+    ox, oy = objectives
+    xerr, yerr = _std(rows, ox.metric), _std(rows, oy.metric)
+    if rows.empty or (not np.any(xerr) and not np.any(yerr)):
+        return
+    ax.errorbar(
+        rows[ox.metric],
+        rows[oy.metric],
+        xerr=xerr,
+        yerr=yerr,
+        fmt="none",
+        ecolor=color,
+        elinewidth=0.9,
+        alpha=alpha,
+        zorder=1,
+    )
+
+
+def _validated_points(ax, run: Run, objectives) -> None:
+    """Each validated configuration at its validated mean ± std, joined to its search point."""
+    validated = run.validated()
+    if validated.empty:
+        return
+    ox, oy = objectives
+    search = run.front.set_index("trial_index")
+    for stays in (True, False):
+        rows = validated[validated.validated_front == stays]
+        if rows.empty:
+            continue
+        color = VALIDATED_COLOR if stays else "0.55"
+        label = "validated, stays on front" if stays else "validated, falls off"
+        for _, r in rows.iterrows():
+            if r.trial_index in search.index:
+                s = search.loc[r.trial_index]
+                ax.plot(
+                    [s[ox.metric], r[ox.metric]],
+                    [s[oy.metric], r[oy.metric]],
+                    ls=":",
+                    color=color,
+                    lw=1,
+                )
+        ax.errorbar(
+            rows[ox.metric],
+            rows[oy.metric],
+            xerr=rows[f"{ox.metric}_std"].fillna(0.0),
+            yerr=rows[f"{oy.metric}_std"].fillna(0.0),
+            fmt="D",
+            ms=8,
+            mfc="white",
+            mec=color,
+            ecolor=color,
+            elinewidth=1,
+            capsize=2,
+            label=f"{label} ({len(rows)})",
+            zorder=4,
+        )
 
 
 def plot_param(run: Run, param: Param, out: Path) -> Plot:
@@ -317,19 +416,44 @@ def _table(header: list[str], rows: list[list]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _metric(mean, std=None) -> str:
+    """A metric cell: three decimals, ``± std`` where a spread is known."""
+    if mean is None or (isinstance(mean, float) and np.isnan(mean)):
+        return "-"
+    if std is None or (isinstance(std, float) and np.isnan(std)):
+        return f"{mean:.3f}"
+    return f"{mean:.3f} ± {std:.3f}"
+
+
 def front_table(run: Run) -> str:
+    """The front, best first in the first objective: each objective (mean ± std over the
+    replicates), its validated mean ± std and whether it stays on the front (when
+    validated), the kept step, the parameters and the seed."""
     objectives, params = run.spec.objectives, run.spec.search
     first = objectives[0]
     front = run.front.sort_values(
         [first.metric, "trial_index"], ascending=[first.mode == "min", True]
     )
-    header = ["trial"] + [_label(o) for o in objectives] + [p.name for p in params] + ["seed"]
-    rows = [
-        [r["trial_index"], *(r[o.metric] for o in objectives)]
-        + [r[f"param_{p.name}"] for p in params]
-        + [r["seed"]]
-        for _, r in front.iterrows()
-    ]
+    validated = run.validated()
+    by_index = validated.set_index("trial_index") if not validated.empty else None
+    header = ["trial"] + [_label(o) for o in objectives]
+    if by_index is not None:
+        header += [f"{o.metric} validated" for o in objectives] + ["on validation"]
+    header += ["step"] + [p.name for p in params] + ["seed"]
+    rows = []
+    for _, r in front.iterrows():
+        cells = [r["trial_index"]]
+        cells += [_metric(r[o.metric], r.get(f"{o.metric}_std")) for o in objectives]
+        if by_index is not None:
+            v = by_index.loc[r.trial_index] if r.trial_index in by_index.index else None
+            cells += [
+                "-" if v is None else _metric(v[o.metric], v[f"{o.metric}_std"]) for o in objectives
+            ]
+            cells.append(
+                "not validated" if v is None else "stays" if v.validated_front else "falls off"
+            )
+        cells += [r.get("kept_step")] + [r[f"param_{p.name}"] for p in params] + [r["seed"]]
+        rows.append(cells)
     return _table(header, rows)
 
 
@@ -382,7 +506,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
         f"<style>{CSS}</style></head><body>",
         f"<h1>{html.escape(title)}</h1><p>{description}</p>",
         summary(run),
-        f"<h2>Pareto front ({len(run.front)} trials)</h2>",
+        f"<h2>Pareto front ({plural(len(run.front), 'trial')})</h2>",
         front_table(run),
         *(_figure(out, p) for p in plots),
         "</body></html>\n",

@@ -36,8 +36,9 @@ if TYPE_CHECKING:  # only for annotations: results must stay importable without 
     from raygan.spec import Param, StudySpec
 
 TRIAL_STATUSES = ("completed", "stopped", "failed")  # stopped: ended early, never on the front
-PART_KINDS = ("trial", "history")
-RESULT_FILES = ("trials.parquet", "history.parquet", "pareto.parquet")
+PART_KINDS = ("trial", "history", "replicate", "validation")
+RESULT_FILES = ("trials.parquet", "history.parquet", "pareto.parquet", "replicates.parquet")
+VALIDATION_FILE = "validation.parquet"
 # Every part row must say which trial it belongs to; everything else may be unknown (a trial
 # that errors before it starts still gets a row, recorded from the engine's callback).
 IDENTITY = [
@@ -84,13 +85,22 @@ def _schema(head: list, metric_names: Sequence[str], tail: list) -> pa.Schema:
 MATRIX = pa.list_(pa.list_(pa.float64()))
 
 
+def spread_names(metric_names: Sequence[str]) -> list[str]:
+    """The ``<metric>_std`` column of each metric: its standard deviation over replicates."""
+    return [f"{m}_std" for m in metric_names]
+
+
 def trial_schema(
     spec: StudySpec, metric_names: Sequence[str], matrix_names: Sequence[str] = ()
 ) -> pa.Schema:
-    """One row per trial: identity, params, metrics (null when failed), run facts, pareto."""
+    """One row per trial (a configuration): identity, params, metrics (each the mean over
+    the trial's replicates; null when failed), their standard deviations, run facts,
+    pareto, and whether validation kept it on the front (null when not validated)."""
     head = [*IDENTITY, ("status", pa.string()), ("error", pa.string()), ("seed", pa.int64())]
     head += [(f"param_{p.name}", _param_type(p)) for p in spec.search]
     tail = [
+        *((name, pa.float64()) for name in spread_names(metric_names)),
+        ("n_replicates", pa.int64()),
         ("steps", pa.int64()),
         ("num_steps", pa.int64()),
         ("kept_step", pa.int64()),  # the step whose metrics the row holds ([result] round)
@@ -106,6 +116,39 @@ def trial_schema(
         ("started_at", pa.timestamp("us", tz="UTC")),  # of the attempt that finished it
         ("finished_at", pa.timestamp("us", tz="UTC")),
         ("pareto", pa.bool_()),
+        ("validated_front", pa.bool_()),
+    ]
+    return _schema(head, metric_names, [(m, MATRIX) for m in matrix_names] + tail)
+
+
+def replicate_schema(
+    spec: StudySpec, metric_names: Sequence[str], matrix_names: Sequence[str] = ()
+) -> pa.Schema:
+    """One row per replicate of a trial: its seed and its own metrics at the trial's kept
+    step (the trial's row holds their mean)."""
+    head = [*IDENTITY, ("replicate", pa.int64()), ("seed", pa.int64()), ("kept_step", pa.int64())]
+    return _schema(head, metric_names, [(m, MATRIX) for m in matrix_names])
+
+
+def validation_schema(
+    spec: StudySpec, metric_names: Sequence[str], matrix_names: Sequence[str] = ()
+) -> pa.Schema:
+    """One row per validation run: a front configuration (the search trial's identity and
+    params) re-trained after the search with a fresh seed, scored at its kept step."""
+    head = [
+        *IDENTITY,
+        ("validation_run", pa.int64()),
+        ("status", pa.string()),
+        ("error", pa.string()),
+        ("seed", pa.int64()),
+        ("kept_step", pa.int64()),
+    ]
+    head += [(f"param_{p.name}", _param_type(p)) for p in spec.search]
+    tail = [
+        ("wall_time_s", pa.float64()),
+        ("node", pa.string()),
+        ("raygan_version", pa.string()),
+        ("finished_at", pa.timestamp("us", tz="UTC")),
     ]
     return _schema(head, metric_names, [(m, MATRIX) for m in matrix_names] + tail)
 
@@ -118,7 +161,8 @@ def baseline_schema(metric_names: Sequence[str], matrix_names: Sequence[str] = (
 
 def history_schema(spec: StudySpec, metric_names: Sequence[str]) -> pa.Schema:
     """One row per step of a trial; time_s is seconds since the trial started."""
-    tail = [("time_s", pa.float64()), ("node", pa.string())]
+    tail = [*((n, pa.float64()) for n in spread_names(metric_names))]
+    tail += [("time_s", pa.float64()), ("node", pa.string())]
     return _schema([*IDENTITY, ("step", pa.int64())], metric_names, tail)
 
 
@@ -160,6 +204,58 @@ def pareto_mask(values: np.ndarray, modes: Sequence[str]) -> np.ndarray:
     return mask
 
 
+def objective_values(spec: StudySpec, table: pa.Table) -> np.ndarray:
+    """(rows, objectives) float64: what the Pareto front sees of each row (its
+    ``spec.objective_value``, the aggregate over replicates); nulls become NaN."""
+    columns = []
+    for o in spec.objectives:
+        value = table[o.metric].to_numpy(zero_copy_only=False).astype(np.float64)
+        if spec.aggregate == "pessimistic":
+            std = table[f"{o.metric}_std"].to_numpy(zero_copy_only=False).astype(np.float64)
+            std = np.nan_to_num(std)  # one replicate: no spread known
+            value = value - std if o.mode == "max" else value + std
+        columns.append(value)
+    return np.column_stack(columns) if columns else np.empty((table.num_rows, 0))
+
+
+def validated_means(spec: StudySpec, validation: pa.Table) -> dict[str, list]:
+    """Per validated configuration (completed validation runs only): ``trial_id``,
+    ``trial_index``, ``runs``, ``<objective>`` means and ``<objective>_std`` (sample std,
+    ddof 1; NaN with one run), and ``validated_front``: not dominated by another validated
+    configuration's means (the aggregate the study uses, as in the search)."""
+    rows = [r for r in validation.to_pylist() if r["status"] == "completed"]
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(r["trial_id"], []).append(r)
+    out: dict[str, list] = {"trial_id": [], "trial_index": [], "runs": [], "validated_front": []}
+    for o in spec.objectives:
+        out[o.metric], out[f"{o.metric}_std"] = [], []
+    points = []
+    for tid, runs in groups.items():
+        out["trial_id"].append(tid)
+        out["trial_index"].append(runs[0]["trial_index"])
+        out["runs"].append(len(runs))
+        point = []
+        for o in spec.objectives:
+            values = np.array([r[o.metric] for r in runs], dtype=np.float64)
+            mean = float(values.mean())
+            std = float(values.std(ddof=1)) if len(values) > 1 else float("nan")
+            out[o.metric].append(mean)
+            out[f"{o.metric}_std"].append(std)
+            point.append(
+                spec.objective_value(
+                    o, {o.metric: mean, f"{o.metric}_std": std if len(values) > 1 else None}
+                )
+            )
+        points.append(point)
+    mask = pareto_mask(
+        np.asarray(points, dtype=np.float64).reshape(-1, len(spec.objectives)),
+        [o.mode for o in spec.objectives],
+    )
+    out["validated_front"] = [bool(m) for m in mask]
+    return out
+
+
 def hypervolume(values: np.ndarray, modes: Sequence[str], reference: Sequence[float]) -> float:
     """Area of objective space the points dominate, bounded by ``reference`` (2 objectives).
 
@@ -193,6 +289,8 @@ class StudyTables:
     trials: pa.Table
     history: pa.Table
     pareto: pa.Table
+    replicates: pa.Table
+    validation: pa.Table | None = None  # validation.parquet, once the front is validated
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -305,6 +403,10 @@ class RunStore:
 
         self._atomic(self._path(relpath), write)
 
+    def has(self, relpath: str) -> bool:
+        """Whether the run directory holds the file ``relpath``."""
+        return self._is_file(self._path(relpath))
+
     def read_text(self, relpath: str) -> str | None:
         path = self._path(relpath)
         if not self._is_file(path):
@@ -312,12 +414,12 @@ class RunStore:
         with self.fs.open_input_stream(path) as f:
             return f.read().decode("utf-8")
 
-    def _part_path(self, kind: str, trial_id: str) -> str:
+    def _part_path(self, kind: str, key: str) -> str:
         if kind not in PART_KINDS:
             raise ValueError(f"part kind {kind!r} must be one of {PART_KINDS}")
-        if not NAME_RE.match(str(trial_id)):
-            raise ValueError(f"trial_id {trial_id!r} must match {NAME_RE.pattern}")
-        return f"{self.root}/parts/{kind}-{trial_id}.parquet"
+        if not NAME_RE.match(str(key)):
+            raise ValueError(f"part key {key!r} must match {NAME_RE.pattern}")
+        return f"{self.root}/parts/{kind}-{key}.parquet"
 
     def _write_table(self, path: str, table: pa.Table) -> None:
         self._atomic(path, lambda tmp: pq.write_table(table, tmp, filesystem=self.fs))
@@ -328,8 +430,11 @@ class RunStore:
         with self.fs.open_input_file(path) as f:
             return _conform(pq.ParquetFile(f, pre_buffer=False).read(use_threads=False), schema)
 
-    def write_part(self, kind: str, trial_id: str, rows: list[dict], schema: pa.Schema) -> None:
-        path = self._part_path(kind, trial_id)
+    def write_part(
+        self, kind: str, trial_id: str, rows: list[dict], schema: pa.Schema, *, key: str = ""
+    ) -> None:
+        """Rows of one trial as one part file, named by ``key`` (default: the trial id)."""
+        path = self._part_path(kind, key or trial_id)
         table = pa.Table.from_pylist(_prepare_rows(rows, schema, trial_id), schema=schema)
         self._write_table(path, table)
 
@@ -398,21 +503,76 @@ class RunStore:
         trials = trials.sort_by([("trial_index", "ascending"), ("trial_id", "ascending")])
 
         completed = pc.equal(trials["status"], "completed").to_numpy(zero_copy_only=False)
-        values = np.column_stack(
-            [trials[o.metric].to_numpy(zero_copy_only=False) for o in spec.objectives]
-        ).astype(np.float64)  # nulls become NaN: never on the front
         front = np.zeros(len(trials), dtype=bool)
-        front[completed] = pareto_mask(values[completed], [o.mode for o in spec.objectives])
+        front[completed] = pareto_mask(
+            objective_values(spec, trials.filter(pa.array(completed))),
+            [o.mode for o in spec.objectives],
+        )
         index = trials.schema.get_field_index("pareto")
         trials = trials.set_column(index, "pareto", pa.array(front, type=pa.bool_()))
 
         history = self.read_parts("history", history_schema(spec, metric_names))
         history = history.filter(pc.equal(history["run"], run))
         history = history.sort_by([("trial_index", "ascending"), ("step", "ascending")])
-        tables = StudyTables(trials=trials, history=history, pareto=trials.filter(pa.array(front)))
-        for name, table in zip(RESULT_FILES, (trials, history, tables.pareto), strict=True):
+        schema = replicate_schema(spec, metric_names, matrix_names)
+        replicates = self.read_parts("replicate", schema)
+        # only the replicates of the trial rows kept above (a retried trial's last attempt)
+        ids = pa.array(trials["trial_id"].to_pylist(), type=pa.string())
+        replicates = replicates.filter(
+            pc.and_(pc.equal(replicates["run"], run), pc.is_in(replicates["trial_id"], ids))
+        )
+        replicates = replicates.sort_by([("trial_index", "ascending"), ("replicate", "ascending")])
+        tables = StudyTables(
+            trials=trials,
+            history=history,
+            pareto=trials.filter(pa.array(front)),
+            replicates=replicates,
+        )
+        for name, table in zip(
+            RESULT_FILES, (trials, history, tables.pareto, replicates), strict=True
+        ):
             self._write_table(self._path(name), table)
         return tables
+
+    def consolidate_validation(
+        self,
+        spec: StudySpec,
+        tables: StudyTables,
+        metric_names: Sequence[str],
+        *,
+        run: str,
+        matrix_names: Sequence[str] = (),
+    ) -> StudyTables:
+        """Validation parts -> validation.parquet, and each front configuration's
+        ``validated_front`` in the trials and pareto tables: whether its validated means
+        stay non-dominated among the validated front configurations. Written and returned."""
+        validation = self.read_parts(
+            "validation", validation_schema(spec, metric_names, matrix_names)
+        )
+        validation = validation.filter(pc.equal(validation["run"], run))
+        validation = validation.sort_by(
+            [("trial_index", "ascending"), ("validation_run", "ascending")]
+        )
+        means = validated_means(spec, validation)
+        kept = {
+            tid: on for tid, on in zip(means["trial_id"], means["validated_front"], strict=True)
+        }
+        trials = tables.trials
+        flags = pa.array([kept.get(t) for t in trials["trial_id"].to_pylist()], type=pa.bool_())
+        trials = trials.set_column(
+            trials.schema.get_field_index("validated_front"), "validated_front", flags
+        )
+        pareto = trials.filter(trials["pareto"])
+        self._write_table(self._path(VALIDATION_FILE), validation)
+        self._write_table(self._path("trials.parquet"), trials)
+        self._write_table(self._path("pareto.parquet"), pareto)
+        return StudyTables(
+            trials=trials,
+            history=tables.history,
+            pareto=pareto,
+            replicates=tables.replicates,
+            validation=validation,
+        )
 
 
 # -----------------------------------------------------------------------------
@@ -438,17 +598,32 @@ def _cell(value) -> str:
     return str(value)
 
 
-def _plural(n: int, word: str) -> str:
+def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _aligned(table: list[list[str]]) -> list[str]:
+    """Rows of cells as lines, each column right-aligned to its widest cell."""
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    return ["  " + "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in table]
+
+
+def _mean_std(mean, std) -> str:
+    if mean is None:
+        return "-"
+    if std is None or std != std:  # no spread known (one replicate or run)
+        return f"{mean:.3f}"
+    return f"{mean:.3f} ± {std:.3f}"
 
 
 def format_summary(
     tables: StudyTables, spec: StudySpec, *, location: str, wall_s: float | None = None
 ) -> str:
-    """A few lines a person reads at the end of a study: counts, the front, failures, files."""
+    """A few lines a person reads at the end of a study: counts, the front (means and
+    spreads over replicates), the validated front, failures, files."""
     rows = tables.trials.to_pylist()
     counts = {s: sum(r["status"] == s for r in rows) for s in TRIAL_STATUSES}
-    head = f"{spec.name} (profile {spec.profile}): {_plural(len(rows), 'trial')}: "
+    head = f"{spec.name} (profile {spec.profile}): {plural(len(rows), 'trial')}: "
     head += ", ".join(f"{counts[s]} {s}" for s in ("completed", "failed", "stopped"))
     if wall_s is not None:
         head += f" in {_duration(wall_s)}"
@@ -457,8 +632,11 @@ def format_summary(
     objectives = ", ".join(f"{o.metric} {o.mode}" for o in spec.objectives)
     front = tables.pareto.to_pylist()
     best = spec.result_round == "best"
-    each = ", each trial at its best step" if best else ""
-    lines.append(f"Pareto front ({_plural(len(front), 'trial')}{each}): {objectives}")
+    notes = ["each trial at its best step"] * best
+    if spec.replicates > 1:
+        notes.append(f"{spec.aggregate} ± std over {spec.replicates} replicates")
+    each = "".join(f", {n}" for n in notes)
+    lines.append(f"Pareto front ({plural(len(front), 'trial')}{each}): {objectives}")
     if front:
         first = spec.objectives[0]
         sign = -1.0 if first.mode == "max" else 1.0
@@ -468,13 +646,13 @@ def format_summary(
         table = [header]
         for r in front:
             cells = [str(r["trial_index"])]
-            cells += [f"{r[o.metric]:.3f}" for o in spec.objectives]
+            cells += [_mean_std(r[o.metric], r.get(f"{o.metric}_std")) for o in spec.objectives]
             cells += [_cell(r["kept_step"])] * best
             cells += [_cell(r[f"param_{p.name}"]) for p in spec.search]
             table.append(cells)
-        widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-        for row in table:
-            lines.append("  " + "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
+        lines += _aligned(table)
+    if tables.validation is not None:
+        lines += _validated_lines(tables, spec)
 
     failed = sorted((r for r in rows if r["status"] == "failed"), key=lambda r: r["trial_index"])
     for r in failed[:5]:
@@ -486,8 +664,39 @@ def format_summary(
     if len(failed) > 5:
         lines.append(f"... {len(failed) - 5} more")
 
-    lines.append(f"results: {location.rstrip('/')}/{', '.join(RESULT_FILES)}")
+    files = list(RESULT_FILES) + [VALIDATION_FILE] * (tables.validation is not None)
+    lines.append(f"results: {location.rstrip('/')}/{', '.join(files)}")
     return "\n".join(lines)
+
+
+def _validated_lines(tables: StudyTables, spec: StudySpec) -> list[str]:
+    """The front configurations' search scores beside their validated means and spreads."""
+    means = validated_means(spec, tables.validation)
+    at = {tid: i for i, tid in enumerate(means["trial_id"])}
+    failed = sum(s == "failed" for s in tables.validation["status"].to_pylist())
+    head = (
+        f"Validated front ({plural(spec.validate, 'fresh seed')} per configuration, "
+        "none used in the search, each scored at its kept step"
+    )
+    head += f"; {plural(failed, 'run')} failed):" if failed else "):"
+    table = [["trial"]]
+    for o in spec.objectives:
+        table[0] += [f"{o.metric} search", "validated"]
+    table[0].append("front")
+    for r in tables.pareto.to_pylist():
+        i = at.get(r["trial_id"])
+        cells = [str(r["trial_index"])]
+        for o in spec.objectives:
+            cells.append(_mean_std(r[o.metric], r.get(f"{o.metric}_std")))
+            cells.append(
+                "-" if i is None else _mean_std(means[o.metric][i], means[f"{o.metric}_std"][i])
+            )
+        if i is None:
+            cells.append("not validated")
+        else:
+            cells.append("stays" if means["validated_front"][i] else "falls off")
+        table.append(cells)
+    return [head, *_aligned(table)]
 
 
 def format_baselines(table: pa.Table, spec: StudySpec, *, max_columns: int = 6) -> str:

@@ -13,9 +13,12 @@ A study is one TOML file in ``studies/`` (see ``studies/seqgan_tradeoff.toml``):
     [objectives]                 # ordered: metric = "max" | "min"; at least one
     [result]                     # optional: which round's scores stand for a trial
                                  # round = "last" (default) | "best"; reference = {metric =
-                                 # worst value, ...} for every objective ("best" with 2+)
+                                 # worst value, ...} for every objective ("best" with 2+);
+                                 # aggregate = "mean" (default) | "pessimistic" over
+                                 # replicates; validate = 0 (fresh seeds per front configuration)
     [budget]                     # num_samples (required), max_concurrent = 1,
-                                 # time_budget_s = 0 (no limit), max_failures = 0
+                                 # time_budget_s = 0 (no limit), max_failures = 0,
+                                 # replicates = 1 (seeds each configuration is trained with)
     [resources]                  # cpus = 1 (> 0), gpus = 0 (0..1: share of one GPU per trial,
                                  # used only where the cluster has GPUs)
     [[start]]                    # optional: trials run first, in order, before the sampler
@@ -84,10 +87,17 @@ TOP_KEYS = (
     "profiles",
 )
 PROFILE_KEYS = tuple(k for k in TOP_KEYS if k != "profiles")
-BUDGET_KEYS = ("num_samples", "max_concurrent", "time_budget_s", "max_failures")
+BUDGET_KEYS = ("num_samples", "max_concurrent", "time_budget_s", "max_failures", "replicates")
 RESOURCE_KEYS = ("cpus", "gpus")
-RESULT_KEYS = ("round", "reference")
+RESULT_KEYS = ("round", "reference", "aggregate", "validate")
 RESULT_ROUNDS = ("last", "best")
+# How a configuration's replicates become the one value per objective that Optuna, the
+# kept round and the Pareto front see. "mean" is the default: with the 2 or 3 replicates a
+# laptop affords, a sample std is itself too noisy (about 70% relative error at 2) to rank
+# configurations by; the validation runs are what guard against a lucky seed.
+AGGREGATES = ("mean", "pessimistic")
+# More seeds than this per configuration is a typo, not a study (each one is a training run).
+MAX_REPLICATES = 100
 PARAM_KEYS = {
     "int": ("type", "low", "high", "step"),
     "float": ("type", "low", "high"),
@@ -185,11 +195,14 @@ class StudySpec:
     search: tuple[Param, ...]
     objectives: tuple[Objective, ...]
     result_round: str  # "last" | "best": which round's scores stand for a trial
+    aggregate: str  # "mean" | "pessimistic": how replicates become one value per objective
+    validate: int  # fresh seeds each front configuration is re-trained with (0: none)
     start: tuple[dict, ...]  # points the search runs first, in order: {param name: value}
     num_samples: int
     max_concurrent: int
     time_budget_s: float  # 0: no limit
     max_failures: int
+    replicates: int  # seeds each configuration is trained with, inside one trial
     cpus: float
     gpus: float  # share of one GPU per trial where the cluster has GPUs; 0: never
     document: dict  # merged document as run (profile + overrides, no profiles table)
@@ -204,6 +217,24 @@ class StudySpec:
         except ValueError as e:
             raise SpecError(f"{_display(self.path)}: {e}") from None
         return dataclasses.asdict(config)
+
+    def objective_value(self, objective: Objective, metrics: dict) -> float:
+        """What Optuna, the kept round and the Pareto front see of one objective in
+        ``metrics`` (a result or a row): the replicates' mean, or with ``aggregate =
+        "pessimistic"`` the mean moved one standard deviation (``<metric>_std``) towards
+        worse; no spread is known of a single replicate, so there it is the value itself."""
+        value = metrics[objective.metric]
+        if self.aggregate == "mean" or value is None:
+            return value
+        std = metrics.get(f"{objective.metric}_std") or 0.0
+        return value - std if objective.mode == "max" else value + std
+
+    def objective_key(self, objective: Objective) -> str:
+        """The result key Optuna reads for an objective: the metric itself, or where the
+        aggregate is not the plain mean, ``<metric>_<aggregate>``."""
+        if self.aggregate == "mean":
+            return objective.metric
+        return f"{objective.metric}_{self.aggregate}"
 
     def grid_size(self) -> int | None:
         """Number of grid points when the sampler is 'grid', else None."""
@@ -548,7 +579,21 @@ def _parse_result(where: _Where, doc: dict, objectives: list[Objective], metrics
         )
         for o in objectives
     ]
-    return result_round, objectives
+    aggregate = table.get("aggregate", "mean")
+    if aggregate not in AGGREGATES:
+        raise where.error(
+            "result.aggregate",
+            f"{aggregate!r} must be 'mean' (the replicates' mean) or 'pessimistic' (mean "
+            "minus std for a max objective, plus std for a min one)",
+        )
+    validate = table.get("validate", 0)
+    if not _is_int(validate) or not 0 <= validate <= MAX_REPLICATES:
+        raise where.error(
+            "result.validate",
+            f"{validate!r} must be an integer between 0 and {MAX_REPLICATES} (fresh seeds per "
+            "front configuration; 0: no validation)",
+        )
+    return result_round, objectives, aggregate, validate
 
 
 def _parse_start(where: _Where, doc: dict, search: list[Param], sampler: str) -> tuple:
@@ -649,7 +694,9 @@ def _validate(doc: dict, where: _Where, *, name: str, path: Path, profile: str) 
         if mode not in MODES:
             raise where.error(f"objectives.{metric}", f"{mode!r} must be 'max' or 'min'")
         objectives.append(Objective(metric=metric, mode=mode))
-    result_round, objectives = _parse_result(where, doc, objectives, exp.metrics)
+    result_round, objectives, aggregate, validate = _parse_result(
+        where, doc, objectives, exp.metrics
+    )
 
     start = _parse_start(where, doc, search, sampler)
 
@@ -662,6 +709,13 @@ def _validate(doc: dict, where: _Where, *, name: str, path: Path, profile: str) 
         where, "budget.max_concurrent", budget.get("max_concurrent", 1), 1
     )
     max_failures = _int_at_least(where, "budget.max_failures", budget.get("max_failures", 0), 0)
+    replicates = budget.get("replicates", 1)
+    if not _is_int(replicates) or not 1 <= replicates <= MAX_REPLICATES:
+        raise where.error(
+            "budget.replicates",
+            f"{replicates!r} must be an integer between 1 and {MAX_REPLICATES} (seeds each "
+            "configuration is trained with)",
+        )
     time_budget_s = budget.get("time_budget_s", 0)
     if not _is_number(time_budget_s) or time_budget_s < 0:
         raise where.error(
@@ -705,11 +759,14 @@ def _validate(doc: dict, where: _Where, *, name: str, path: Path, profile: str) 
         search=tuple(search),
         objectives=tuple(objectives),
         result_round=result_round,
+        aggregate=aggregate,
+        validate=validate,
         start=start,
         num_samples=num_samples,
         max_concurrent=max_concurrent,
         time_budget_s=float(time_budget_s),
         max_failures=max_failures,
+        replicates=replicates,
         cpus=float(cpus),
         gpus=float(gpus),
         document=copy.deepcopy(doc),

@@ -51,6 +51,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="trials running at once (overrides budget.max_concurrent)",
     )
     p.add_argument(
+        "--replicates",
+        type=int,
+        metavar="K",
+        help="train each configuration with K seeds; its row holds their mean and std "
+        "(overrides budget.replicates)",
+    )
+    p.add_argument(
+        "--validate-front",
+        type=int,
+        metavar="K",
+        help="after the search, re-train each Pareto-front configuration with K fresh seeds "
+        "(overrides result.validate; 0: no validation)",
+    )
+    p.add_argument(
         "--cpus-per-trial",
         type=float,
         metavar="C",
@@ -112,6 +126,8 @@ def _overrides(args: argparse.Namespace) -> list[str | tuple[str, str]]:
     flags = [
         ("budget.num_samples", "--num-samples", args.num_samples),
         ("budget.max_concurrent", "--max-concurrent", args.max_concurrent),
+        ("budget.replicates", "--replicates", args.replicates),
+        ("result.validate", "--validate-front", args.validate_front),
         ("resources.cpus", "--cpus-per-trial", args.cpus_per_trial),
         ("seed", "--seed", args.seed),
     ]

@@ -12,9 +12,61 @@ from raygan.experiments.base import Experiment, TrialDiverged
 from raygan.spec import StudySpec, load_spec
 
 
-def derive_seed(study_seed: int, trial_index: int) -> int:
-    """Trial seed from the study seed and the trial's index (0, 1, ...): stable, well mixed."""
-    return int(np.random.SeedSequence([study_seed, trial_index]).generate_state(1)[0])
+def derive_seed(study_seed: int, trial_index: int, replicate: int = 0) -> int:
+    """Seed of one replicate of a trial, from the study seed, the trial's index (0, 1, ...)
+    and the replicate (0, 1, ...): stable, well mixed. Replicate 0 is the trial's own seed
+    (the one a study without replicates uses)."""
+    entropy = [study_seed, trial_index] + ([replicate] if replicate else [])
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0])
+
+
+def replicate_seeds(study_seed: int, trial_index: int, replicates: int) -> list[int]:
+    """The seeds of a trial's ``replicates`` replicates, replicate 0 first."""
+    return [derive_seed(study_seed, trial_index, r) for r in range(replicates)]
+
+
+# Entropy word that keeps validation seeds on a stream of their own (ASCII "vald").
+VALIDATION_STREAM = 0x76616C64
+
+
+def validation_seeds(
+    study_seed: int, trial_index: int, count: int, *, exclude: Iterable[int] = ()
+) -> list[int]:
+    """``count`` fresh seeds to re-train configuration ``trial_index`` with after the search.
+
+    Drawn from a stream of their own, and never a seed in ``exclude`` (every seed the search
+    used) nor one drawn twice: a validation run must not repeat a search run.
+    """
+    taken = set(exclude)
+    seeds: list[int] = []
+    draw = 0
+    while len(seeds) < count:
+        entropy = [study_seed, VALIDATION_STREAM, trial_index, draw]
+        seed = int(np.random.SeedSequence(entropy).generate_state(1)[0])
+        draw += 1
+        if seed not in taken:
+            taken.add(seed)
+            seeds.append(seed)
+    return seeds
+
+
+def aggregate_replicates(rounds: Sequence[dict]) -> dict:
+    """One round of every replicate -> one result: each scalar metric's mean, its sample
+    standard deviation as ``<metric>_std`` (ddof 1; only with 2 or more replicates) and
+    ``n_replicates``. A matrix metric (a list of rows) is averaged cell by cell."""
+    first = rounds[0]
+    out: dict = {"n_replicates": float(len(rounds))}
+    for key, value in first.items():
+        values = [r[key] for r in rounds]
+        if isinstance(value, bool) or not isinstance(value, int | float | list):
+            out[key] = value
+        elif isinstance(value, list):
+            out[key] = np.mean(np.asarray(values, dtype=np.float64), axis=0).tolist()
+        else:
+            out[key] = float(np.mean(values))
+            if len(rounds) > 1:
+                out[f"{key}_std"] = float(np.std(values, ddof=1))
+    return out
 
 
 def set_threads(cpus: float) -> int:
@@ -55,12 +107,12 @@ def round_score(spec: StudySpec, metrics: dict[str, float]) -> float:
     objectives = spec.objectives
     if len(objectives) == 1:
         (o,) = objectives
-        return metrics[o.metric] if o.mode == "max" else -metrics[o.metric]
+        value = spec.objective_value(o, metrics)
+        return value if o.mode == "max" else -value
     score = 1.0
     for o in objectives:
-        gain = (
-            metrics[o.metric] - o.reference if o.mode == "max" else o.reference - metrics[o.metric]
-        )
+        value = spec.objective_value(o, metrics)
+        gain = value - o.reference if o.mode == "max" else o.reference - value
         score *= max(0.0, gain)
     return score
 

@@ -164,8 +164,44 @@ CASES = [
         study_file(VALID + "[[start]]\nduplication = 11\ntemperature = 1.0\n"),
         "start[0].duplication: 11 must be between 1 and 10",
     ),
+    (
+        "zero replicates",
+        study_file(edit("max_concurrent = 1", "max_concurrent = 1\nreplicates = 0")),
+        "budget.replicates: 0 must be an integer between 1 and 100",
+    ),
+    (
+        "absurd replicates",
+        study_file(edit("max_concurrent = 1", "max_concurrent = 1\nreplicates = 10000")),
+        "budget.replicates: 10000",
+    ),
+    (
+        "replicates not an integer",
+        study_file(edit("max_concurrent = 1", 'max_concurrent = 1\nreplicates = "3"')),
+        "budget.replicates: '3'",
+    ),
+    (
+        "negative validation",
+        study_file(VALID + "[result]\nvalidate = -1\n"),
+        "result.validate: -1 must be an integer between 0 and 100",
+    ),
+    (
+        "unknown aggregate",
+        study_file(VALID + '[result]\naggregate = "median"\n'),
+        "result.aggregate: 'median' must be 'mean'",
+    ),
     # ---- flags
     ("unknown study", flags("nope"), "unknown study 'nope'"),
+    (
+        "--replicates 0",
+        flags("seqgan_tradeoff", "--replicates", "0"),
+        "budget.replicates: 0 must be an integer between 1 and 100 (seeds each configuration "
+        "is trained with) (from --replicates 0)",
+    ),
+    (
+        "--validate-front -2",
+        flags("seqgan_tradeoff", "--validate-front", "-2"),
+        "result.validate: -2",
+    ),
     ("unknown profile", flags("seqgan_tradeoff", "--profile", "huge"), "profile 'huge'"),
     ("--set unknown key", flags("seqgan_tradeoff", "--set", "fixed.nope=1"), "fixed.nope"),
     (

@@ -149,3 +149,40 @@ def test_interrupt_stops_cleanly_then_resume_completes(how, faulty_study, cli_en
     assert ours[0].endswith(f"Continue with: python -m raygan.study {faulty_study} {resume}")
     assert "Tuner.restore" not in stopped.stderr  # Tune's own hint is not raygan's command
     check_resumed(cmd, cli_env, run, finished)
+
+
+def test_resume_with_replicates_runs_no_finished_replicate_twice(faulty_study, cli_env, tmp_path):
+    """Each trial trains 2 replicates; the driver dies after 2 trials. On resume, every
+    replicate of a finished trial keeps its rows and is never stepped again."""
+    logs = tmp_path / "steps"
+    logs.mkdir()
+    cmd = study_command(faulty_study, tmp_path, "rk") + [
+        "--replicates",
+        "2",
+        "--set",
+        f'fixed.log_dir="{logs}"',
+    ]
+    run = tmp_path / "rk"
+    killed, finished = start_and_stop(
+        cmd, cli_env, run, lambda proc: os.killpg(proc.pid, signal.SIGKILL)
+    )
+    assert killed.returncode == -signal.SIGKILL
+    done_before = {
+        p.name: p.stat().st_mtime_ns for p in (run / "parts").glob("replicate-*.parquet")
+    }
+    finished_seeds = set(
+        pd.concat(pd.read_parquet(run / "parts" / name) for name in done_before).seed
+    )
+    assert len(finished_seeds) == 2 * len(finished)
+    check_resumed(cmd, cli_env, run, finished)
+
+    replicates = pd.read_parquet(run / "replicates.parquet")
+    assert len(replicates) == 12 and set(replicates.replicate) == {0, 1}
+    for name, mtime in done_before.items():
+        assert (run / "parts" / name).stat().st_mtime_ns == mtime
+    for seed in finished_seeds:  # each of their steps ran once, before the kill
+        steps = [line.split()[1] for line in (logs / f"{seed}.log").read_text().splitlines()]
+        assert sorted(steps) == ["0", "1", "2"]
+    for seed in set(replicates.seed):  # the others: no step twice but the one cut by the kill
+        steps = [line.split()[1] for line in (logs / f"{seed}.log").read_text().splitlines()]
+        assert len(steps) - len(set(steps)) <= 1 and set(steps) == {"0", "1", "2"}

@@ -1,7 +1,8 @@
 """A tiny experiment with a known Pareto front and faults on demand, for engine tests.
 
 score = x and cost = x**2 + y: the front is every trial with the lowest y for its x
-(with peak_at, only that step scores x, the others x / 2). It
+(with peak_at, only that step scores x, the others x / 2; with noise, each seed adds its
+own Gaussian draw to score, so replicates differ). It
 trains nothing (the SeqGAN tests train for real); it exists to make a trial raise, report
 NaN or stall at a chosen step, which no real model does on cue, and to log which worker
 process ran each step.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +33,9 @@ class FaultyConfig:
     fail_mode: str = setting("raise", choices=("raise", "nan"))
     log_dir: str = setting("", help="append 'pid step' per step to <log_dir>/<seed>.log")
     peak_at: int = setting(-1, low=-1, high=1000, help="the one step scoring x, others x/2")
+    noise: float = setting(
+        0.0, low=0.0, high=10.0, help="std of a Gaussian added to score, drawn from (seed, step)"
+    )
 
 
 @dataclass
@@ -61,6 +66,8 @@ class FaultyExperiment(Experiment):
                 log.write(f"{os.getpid()} {self.steps_done - 1}\n")
         peaked = cfg.peak_at in (-1, self.steps_done - 1)
         score = float("nan") if failing else cfg.x if peaked else cfg.x / 2
+        if cfg.noise:  # a seed's draw, the same after a resume: replicates differ, reruns don't
+            score += cfg.noise * random.Random(f"{self.seed}-{self.steps_done}").gauss(0.0, 1.0)
         return {"score": score, "cost": cfg.x**2 + cfg.y}
 
     def save(self, path):

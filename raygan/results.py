@@ -665,7 +665,7 @@ def format_summary(
         lines.append(f"... {len(failed) - 5} more")
 
     files = list(RESULT_FILES) + [VALIDATION_FILE] * (tables.validation is not None)
-    lines.append(f"results: {location.rstrip('/')}/{', '.join(files)}")
+    lines += [f"results: {location.rstrip('/')}/", f"  {', '.join(files)}"]
     return "\n".join(lines)
 
 

@@ -93,9 +93,9 @@ def test_trial_schema_columns_and_types(spec):
     params = [f"param_{p.name}" for p in spec.search]
     assert schema.names == [
         "study", "run", "trial_id", "trial_index", "status", "error", "seed",
-        *params, *METRICS,
+        *params, *METRICS, *(f"{m}_std" for m in METRICS), "n_replicates",
         "steps", "num_steps", "kept_step", "wall_time_s", "peak_rss_mb", "cpus", "gpus", "node", "node_id", "device",
-        "retries", "raygan_version", "started_at", "finished_at", "pareto",
+        "retries", "raygan_version", "started_at", "finished_at", "pareto", "validated_front",
     ]  # fmt: skip
     assert schema.field("param_duplication").type == pa.int64()
     assert schema.field("param_copy_penalty").type == pa.float64()
@@ -129,7 +129,8 @@ def test_categorical_param_types(spec):
 def test_history_schema(spec):
     schema = history_schema(spec, METRICS)
     assert schema.names == [
-        "study", "run", "trial_id", "trial_index", "step", *METRICS, "time_s", "node"
+        "study", "run", "trial_id", "trial_index", "step", *METRICS,
+        *(f"{m}_std" for m in METRICS), "time_s", "node"
     ]  # fmt: skip
     assert schema.field("step").type == pa.int64()
     assert all(schema.field(m).type == pa.float64() for m in METRICS)
@@ -343,7 +344,7 @@ def test_file_uri_same_as_plain_path(spec, tmp_path):
     assert results[0].trials.equals(results[1].trials)
     assert results[0].history.equals(results[1].history)
     assert sorted(p.name for p in (tmp_path / "b" / "run1").iterdir()) == sorted(
-        ["parts", "spec.toml", "trials.parquet", "history.parquet", "pareto.parquet"]
+        ["parts", "spec.toml", "trials.parquet", "history.parquet", "pareto.parquet", "replicates.parquet"]
     )
 
 
@@ -442,9 +443,10 @@ def test_format_summary(spec, store):
     assert sum(line.startswith("failed:") for line in lines) == 5
     assert "... 3 more" in lines
     assert all(len(line) < 130 for line in lines)
-    assert lines[-1] == (
-        f"results: {store.location}/trials.parquet, history.parquet, pareto.parquet"
-    )
+    assert lines[-2:] == [
+        f"results: {store.location}/",
+        "  trials.parquet, history.parquet, pareto.parquet, replicates.parquet",
+    ]
 
 
 def test_format_summary_min_first_and_no_wall_time(spec):
@@ -452,13 +454,15 @@ def test_format_summary_min_first_and_no_wall_time(spec):
     spec = dataclasses.replace(spec, objectives=objectives, result_round="last")
     rows = [trial_row(0, memorization=0.3), trial_row(1, memorization=0.1, validity=0.2)]
     trials = pa.Table.from_pylist(rows, schema=trial_schema(spec, METRICS))
-    tables = StudyTables(trials=trials, history=trials.slice(0, 0), pareto=trials)
+    tables = StudyTables(
+        trials=trials, history=trials.slice(0, 0), pareto=trials, replicates=trials.slice(0, 0)
+    )
     lines = format_summary(tables, spec, location="s3://b/p/").splitlines()
     assert lines[0].endswith("2 completed, 0 failed, 0 stopped")
     assert lines[1] == "Pareto front (2 trials): memorization min, validity max"
     assert lines[2].split()[:3] == ["trial", "memorization", "validity"]  # no step column
     assert [line.split()[0] for line in lines[3:5]] == ["1", "0"]
-    assert lines[-1].startswith("results: s3://b/p/trials.parquet")
+    assert lines[-2] == "results: s3://b/p/" and lines[-1].startswith("  trials.parquet")
 
 
 def test_hypervolume_by_hand_and_against_optuna():

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from raygan.data.kaomoji import Vocab, load_corpus
 from raygan.experiments.base import Experiment, TrialDiverged, build_config, require_finite, setting
-from raygan.metrics.emoticon import EmoticonRules, emoticon_metrics
+from raygan.metrics.emoticon import EmoticonRules, emoticon_metrics, emoticon_reference
 from raygan.models.seqgan import PAD, Discriminator, Generator, rollout_rewards
 
 
@@ -78,12 +78,20 @@ class SeqGANConfig:
 class SeqGANExperiment(Experiment):
     Config = SeqGANConfig
     Data = SeqGANData
-    metrics = (
+    metrics = (  # raygan.metrics.emoticon.emoticon_metrics defines the first thirteen
         "validity",
         "memorization",
+        "novel_valid_distinct",
+        "exact_copy",
+        "near_copy",
         "novel_validity",
         "uniqueness",
+        "distinct_2",
+        "top_share",
         "heldout_hits",
+        "dcr_synthetic",
+        "dcr_holdout",
+        "dcr_ratio",
         "mle_loss",
         "d_loss",
         "d_fake",
@@ -111,6 +119,8 @@ class SeqGANExperiment(Experiment):
         self.length = max(len(t) for t in corpus.train) + 1  # + EOS
         self.train_seqs = self.vocab.encode(corpus.train, self.length).to(self.device)  # (n, L)
         self.rules = EmoticonRules.from_training(corpus.train)
+        # skeletons, memorization reference and DCR baseline: built once, scored every round
+        self.reference = emoticon_reference(corpus.train, corpus.heldout)
 
         torch.manual_seed(seed)  # weight init
         cfg = self.cfg
@@ -168,9 +178,7 @@ class SeqGANExperiment(Experiment):
         )
         self.gen.train()
         self.last_samples = self.vocab.decode(seqs)
-        return emoticon_metrics(
-            self.last_samples, self.corpus.train, self.corpus.heldout, rules=self.rules
-        )
+        return emoticon_metrics(self.last_samples, self.reference, rules=self.rules)
 
     def save(self, path: str) -> None:
         state = {

@@ -26,11 +26,19 @@ A string is an emoticon when some outline candidate has some such choice of eyes
 from __future__ import annotations
 
 import functools
+import itertools
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from raygan.metrics.memorization import exact_copy_rate
+from raygan.metrics.diversity import distinct_n, top_share
+from raygan.metrics.memorization import (
+    TextReference,
+    exact_copy_rate,
+    near_copy_rate,
+    text_memorization_metrics,
+    text_memorization_score,
+)
 
 # --- Lexicon: every piece of kaomoji knowledge lives here, in normalised form. ----------
 
@@ -109,6 +117,28 @@ def _normalise(ch: str) -> str:
 def symbols(text: str) -> list[str]:
     """``text`` as normalised symbols (see the module docstring, step 1)."""
     return [b for b in map(_normalise, text) if b]
+
+
+def skeleton(text: str) -> str:
+    """A face's skeleton, the form in which copies are recognised: two faces with one
+    skeleton are copies of each other ("near copies" when the strings differ).
+
+    Steps: NFC (so an accent typed as a combining mark, "o" + U+0300, is composed onto
+    its letter and kept as the eye "ò"), then ``symbols`` (full-width and half-width
+    forms folded, remaining combining marks and invisible characters dropped), then every
+    space dropped, then every run of one repeated symbol collapsed to one. So
+    "（＾＿＿＿＾）" and "（＾＿＿＿＿＿＿＿＿＿＿＿＾）" both give "(^_^)", "(^-^ )" gives
+    "(^-^)", while "(^o^)" stays apart from "(^_^)" and "(ò_ó)" from "(o_o)". A run of
+    eyes collapses too: "(^^)" gives "(^)", as "(^^^)" does.
+
+    Why not plain NFKC: it folds the full-width forms alike, but it turns "´", "￣" and "˚"
+    into a space plus a combining mark, which, once spaces go, glues the mark onto the
+    neighbouring symbol (or, once marks go, deletes an eye or eyebrow); and it folds
+    symbols that are different eyes ("ᵒ" -> "o", "…" -> "...") together. ``symbols``
+    folds only the full-width and half-width blocks, as the emoticon rules read faces.
+    """
+    syms = [s for s in symbols(unicodedata.normalize("NFC", text)) if s != " "]
+    return "".join(s for s, _ in itertools.groupby(syms))
 
 
 def _insides(syms: list[str]) -> Iterable[list[str]]:
@@ -227,22 +257,113 @@ def validity(samples: Sequence[str], training: Iterable[str] | EmoticonRules) ->
     return sum(_valid_flags(samples, _rules(training))) / len(samples)
 
 
-def memorization(samples: Sequence[str], training: Iterable[str]) -> float:
-    """Share of ``samples`` identical to a training emoticon: the paper's "regenerated" ratio."""
-    return exact_copy_rate(samples, training)
+# --- Copies, novelty, diversity ---------------------------------------------------------
+#
+# Copies are judged on skeletons (``skeleton``): a face trimmed or padded is still a copy.
+# Every function taking ``training`` accepts the training faces or a prebuilt
+# ``emoticon_reference`` (then give no ``heldout`` beside it: it is in the reference).
+# Empty ``samples``: every metric is 0.0, never NaN. Empty training: ValueError.
+
+EMOTICON_METRIC_KEYS = (
+    "validity",
+    "memorization",
+    "novel_valid_distinct",
+    "exact_copy",
+    "near_copy",
+    "novel_validity",
+    "uniqueness",
+    "distinct_2",
+    "top_share",
+    "heldout_hits",
+    "dcr_synthetic",
+    "dcr_holdout",
+    "dcr_ratio",
+)
 
 
-def novel_validity(samples: Sequence[str], training: Iterable[str]) -> float:
-    """Share of ``samples`` that are emoticons and not copies of a training emoticon."""
-    training = list(training)
-    flags = _valid_flags(samples, EmoticonRules.from_training(training))
-    return _novel_share(samples, flags, set(training))
+def emoticon_reference(training: Iterable[str], heldout: Iterable[str] = ()) -> TextReference:
+    """What the copy metrics need of the training and held-out faces, built once: their
+    skeletons, the memorization reference, the DCR baseline (``TextReference`` with
+    ``key=skeleton``). Raises ValueError when ``training`` is empty."""
+    return TextReference.build(training, heldout, key=skeleton)
 
 
-def _novel_share(samples: Sequence[str], flags: list[bool], seen: set[str]) -> float:
+def _reference(training: Iterable[str] | TextReference, heldout: Iterable[str]) -> TextReference:
+    if isinstance(training, TextReference):
+        if tuple(heldout):
+            raise ValueError(
+                "heldout: a TextReference holds its held-out faces already; "
+                "pass them to emoticon_reference instead"
+            )
+        return training
+    return emoticon_reference(training, heldout)
+
+
+def exact_copy(samples: Sequence[str], training: Iterable[str] | TextReference) -> float:
+    """Share of ``samples`` identical to a training face: the paper's "regenerated" ratio."""
+    return exact_copy_rate(samples, _reference(training, ()).training)
+
+
+def near_copy(samples: Sequence[str], training: Iterable[str] | TextReference) -> float:
+    """Share of ``samples`` whose skeleton is the skeleton of a training face (exact copies
+    included): "（＾＿＿＿＾）" counts as a copy of "（＾＿＿＿＿＿＿＿＿＿＿＿＾）"."""
+    return near_copy_rate(samples, _reference(training, ()))
+
+
+def memorization(
+    samples: Sequence[str], training: Iterable[str] | TextReference, heldout: Iterable[str] = ()
+) -> float:
+    """Chance-corrected share of (near) copies, in [0, 1]: ``text_memorization_score`` on
+    skeletons, with the unseen real kaomoji ``heldout`` as the chance baseline.
+
+    0: samples sit no closer to the training faces than unseen real kaomoji do; 1: every
+    sample is a near copy. Without a held-out set (a user's file) this is ``near_copy``.
+    What real faces score, measured on the embedded corpus (the 95 laughing faces of the
+    default draw trained on; each set of faces scored with itself left out of the
+    held-out reference): the 22 unseen core-tier laughing faces 0.108 (their own emotion
+    sits nearer the training faces than the average kaomoji does, and one of them is a
+    near copy); 1000 random other held-out faces 0.008; the training faces 1.0.
+    """
+    return text_memorization_score(samples, _reference(training, heldout))
+
+
+def novel_validity(samples: Sequence[str], training: Iterable[str] | TextReference) -> float:
+    """Share of ``samples`` that are emoticons and not near copies of a training face.
+
+    Near copies, not only exact ones (as this metric first counted): a trimmed training
+    face is no more novel than the face itself. Repeats count; see ``novel_valid_distinct``.
+    """
+    reference = _reference(training, ())
+    flags = _valid_flags(samples, EmoticonRules.from_training(reference.training))
+    return _novelty(samples, flags, reference)[0]
+
+
+def novel_valid_distinct(samples: Sequence[str], training: Iterable[str] | TextReference) -> float:
+    """Distinct new valid faces per sample, in [0, 1]: the number of distinct skeletons among
+    the ``samples`` that are emoticons and not near copies of a training face, over the
+    number of samples.
+
+    Repeats do not count: 1000 copies of one new valid face score 0.001, 1000 samples
+    cycling over 3 of them 0.003, 1000 different ones 1.0. Distinct means distinct up to
+    skeleton, so padding variants of one new face ("(^o^)", "(^oo^)", "( ^o^ )") count once.
+    """
+    reference = _reference(training, ())
+    flags = _valid_flags(samples, EmoticonRules.from_training(reference.training))
+    return _novelty(samples, flags, reference)[1]
+
+
+def _novelty(
+    samples: Sequence[str], flags: list[bool], reference: TextReference
+) -> tuple[float, float]:
+    """(novel_validity, novel_valid_distinct) from the validity ``flags`` of ``samples``."""
     if not samples:
-        return 0.0
-    return sum(ok and s not in seen for s, ok in zip(samples, flags, strict=True)) / len(samples)
+        return 0.0, 0.0
+    novel = [
+        k
+        for k, ok in zip(reference.keys(samples), flags, strict=True)
+        if ok and k not in reference.train_keys
+    ]
+    return len(novel) / len(samples), len(set(novel)) / len(samples)
 
 
 def uniqueness(samples: Sequence[str]) -> float:
@@ -257,20 +378,45 @@ def heldout_hits(samples: Sequence[str], heldout: Iterable[str]) -> float:
 
 def emoticon_metrics(
     samples: Sequence[str],
-    training: Sequence[str],
+    training: Sequence[str] | TextReference,
     heldout: Iterable[str] = (),
     *,
     rules: EmoticonRules | None = None,
 ) -> dict[str, float]:
-    """All five metrics in one pass; pass ``rules`` to skip rebuilding them from ``training``."""
-    rules = rules if rules is not None else EmoticonRules.from_training(training)
-    seen = set(training)
+    """Every emoticon metric in one pass, keyed in ``EMOTICON_METRIC_KEYS`` order; floats,
+    never NaN (all 0.0 for no samples). Pass a prebuilt ``emoticon_reference`` as
+    ``training`` and ``rules`` to skip rebuilding what depends on the training faces only.
+
+      validity: share of samples that are emoticons (the paper's rule, ``EmoticonRules``).
+      memorization: chance-corrected share of near copies (``memorization``).
+      novel_valid_distinct: distinct new valid skeletons per sample (``novel_valid_distinct``).
+      exact_copy: share identical to a training face (the paper's "regenerated" ratio).
+      near_copy: share whose skeleton is a training face's (``near_copy``).
+      novel_validity: share valid and not a near copy (``novel_validity``).
+      uniqueness: distinct strings per sample (``uniqueness``).
+      distinct_2: distinct character bigrams per bigram (``diversity.distinct_n``, Li et
+        al. 2016).
+      top_share: share of samples equal to the most frequent one (``diversity.top_share``).
+      heldout_hits: share identical to a held-out real kaomoji (``heldout_hits``).
+      dcr_synthetic, dcr_holdout, dcr_ratio: distance to closest record (SDMetrics /
+        syntheval) on skeletons with the normalized Levenshtein distance (``text_dcr``):
+        median distance of a sample, and of a held-out face, to its nearest training
+        skeleton, and their ratio (1.0 without a baseline).
+    """
+    reference = _reference(training, heldout)
+    rules = rules if rules is not None else EmoticonRules.from_training(reference.training)
     n = len(samples)
     flags = _valid_flags(samples, rules)
-    return {
+    novel_share, novel_distinct = _novelty(samples, flags, reference)
+    copies = text_memorization_metrics(samples, reference)
+    out = {
         "validity": sum(flags) / n if n else 0.0,
-        "memorization": exact_copy_rate(samples, seen),
-        "novel_validity": _novel_share(samples, flags, seen),
+        "novel_valid_distinct": novel_distinct,
+        "novel_validity": novel_share,
         "uniqueness": uniqueness(samples),
-        "heldout_hits": heldout_hits(samples, heldout),
+        "distinct_2": distinct_n(samples, n=2),
+        "top_share": top_share(samples),
+        "heldout_hits": heldout_hits(samples, reference.heldout),
+        **copies,
     }
+    return {k: out[k] for k in EMOTICON_METRIC_KEYS}

@@ -9,6 +9,8 @@ import raygan
 from raygan.experiments import get_experiment
 from raygan.experiments.base import TrialDiverged
 from raygan.experiments.seqgan import SeqGANExperiment
+from raygan.metrics.emoticon import EMOTICON_METRIC_KEYS
+from raygan.metrics.memorization import TextReference
 from raygan.models.seqgan import PAD
 from raygan.trial import check_finite
 
@@ -46,6 +48,25 @@ def test_steps_report_every_metric_once_per_round():
         assert 0.0 <= r["validity"] <= 1.0 and 0.0 <= r["memorization"] <= 1.0
     with pytest.raises(RuntimeError, match="already done"):
         exp.step()
+
+
+def test_rows_carry_every_emoticon_metric_in_order():
+    n = len(EMOTICON_METRIC_KEYS)
+    assert SeqGANExperiment.metrics[:n] == EMOTICON_METRIC_KEYS
+    assert SeqGANExperiment.metrics[n:] == ("mle_loss", "d_loss", "d_fake", "mean_reward")
+
+
+def test_reference_is_built_once_in_setup(monkeypatch):
+    exp = make()
+    assert isinstance(exp.reference, TextReference)
+    assert exp.reference.has_baseline  # the corpus's held-out faces
+
+    def rebuilt(*args, **kwargs):
+        raise AssertionError("evaluate() rebuilt the reference")
+
+    monkeypatch.setattr(TextReference, "build", rebuilt)
+    row = exp.step()
+    assert 0.0 <= row["memorization"] <= 1.0 and row["dcr_holdout"] > 0.0
 
 
 def test_same_seed_same_result_other_seed_other_result():
@@ -146,4 +167,6 @@ def test_user_file_as_data(tmp_path):
     exp.setup(TINY, {"source": str(f)}, seed=0)
     row = exp.step()
     assert row["heldout_hits"] == 0.0  # a user file has no held-out set
+    assert row["memorization"] == row["near_copy"]  # so no chance level to correct for
+    assert row["dcr_holdout"] == 0.0 and row["dcr_ratio"] == 1.0
     assert exp.corpus.train == ("(^_^)", "(^o^)", "(≧▽≦)", "(・∀・)")

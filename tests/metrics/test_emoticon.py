@@ -3,6 +3,7 @@
 import functools
 import gzip
 import json
+import math
 import random
 import time
 
@@ -11,17 +12,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from raygan.metrics.diversity import distinct_n, top_share
 from raygan.metrics.emoticon import (
     ARMS,
     DECORATIONS,
+    EMOTICON_METRIC_KEYS,
     MIRROR_EYES,
     MOUTHS,
     OUTLINE_PAIRS,
     EmoticonRules,
     emoticon_metrics,
+    emoticon_reference,
+    exact_copy,
     heldout_hits,
     is_emoticon,
     memorization,
+    near_copy,
+    novel_valid_distinct,
     novel_validity,
     symbols,
     uniqueness,
@@ -182,40 +189,83 @@ samples_st = st.lists(
 
 
 @settings(deadline=None)
-@given(samples_st, samples_st, st.lists(st.sampled_from(laugh_faces()), max_size=20))
+@given(
+    samples_st,
+    samples_st.filter(bool),  # no training faces is a ValueError (below)
+    st.lists(st.sampled_from(laugh_faces()), max_size=20),
+)
 def test_metric_properties(samples: list[str], training: list[str], heldout: list[str]) -> None:
     m = emoticon_metrics(samples, training, heldout)
-    assert set(m) == {"validity", "memorization", "novel_validity", "uniqueness", "heldout_hits"}
-    assert all(0.0 <= v <= 1.0 for v in m.values()), m
-    assert m["novel_validity"] <= m["validity"]
+    assert tuple(m) == EMOTICON_METRIC_KEYS
+    assert all(isinstance(v, float) and math.isfinite(v) for v in m.values()), m
+    assert all(0.0 <= v <= 1.0 for k, v in m.items() if k != "dcr_ratio"), m
+    assert m["dcr_ratio"] >= 0.0
+    assert m["novel_valid_distinct"] <= m["novel_validity"] <= m["validity"]
+    assert m["exact_copy"] <= m["near_copy"]
+    assert m["novel_validity"] + m["near_copy"] <= 1.0 + 1e-12
+    if samples:
+        n, distinct = len(samples), len(set(samples))
+        assert round(m["top_share"] * n) + distinct - 1 <= n  # the top string, one of each other
     assert m["validity"] == validity(samples, training)
-    assert m["memorization"] == memorization(samples, training)
+    assert m["memorization"] == memorization(samples, training, heldout)
+    assert m["exact_copy"] == exact_copy(samples, training)
+    assert m["near_copy"] == near_copy(samples, training)
     assert m["novel_validity"] == novel_validity(samples, training)
+    assert m["novel_valid_distinct"] == novel_valid_distinct(samples, training)
     assert m["uniqueness"] == uniqueness(samples)
+    assert m["distinct_2"] == distinct_n(samples, n=2)
+    assert m["top_share"] == top_share(samples)
     assert m["heldout_hits"] == heldout_hits(samples, heldout)
-    assert (
-        emoticon_metrics(samples, training, heldout, rules=EmoticonRules.from_training(training))
-        == m
+    prebuilt = emoticon_metrics(
+        samples,
+        emoticon_reference(training, heldout),
+        rules=EmoticonRules.from_training(training),
     )
-    if training:
-        assert memorization(training, training) == 1.0
-        assert novel_validity(training, training) == 0.0
+    assert prebuilt == m
+    assert memorization(training, training, heldout) == 1.0
+    assert near_copy(training, training) == 1.0
+    assert novel_validity(training, training) == 0.0
+    assert novel_valid_distinct(training, training) == 0.0
 
 
 def test_metrics_by_hand() -> None:
     training = ["(^_^)", "(◐‿◑)"]
     samples = ["(^_^)", "(^_^)", "(◐ω◑)", "(>_<)", "^_^)", "(・∀・)"]
     m = emoticon_metrics(samples, training, heldout=["(・∀・)", "(T_T)"])
-    assert m == {
-        "validity": 5 / 6,
-        "memorization": 2 / 6,
-        "novel_validity": 3 / 6,
-        "uniqueness": 5 / 6,
-        "heldout_hits": 1 / 6,
-    }
+    # Nearest reference faces (normalized Levenshtein on skeletons) and their training
+    # share: the copies 1, "(◐ω◑)" -> "(◐‿◑)" 1, "(>_<)" ties "(^_^)" with "(T_T)" at 2/5
+    # -> 1/2, "^_^)" -> "(^_^)" 1, "(・∀・)" -> itself in held-out 0. p = 4.5/6 = 0.75,
+    # p0 = 2/4, memorization = (0.75 - 0.5) / 0.5.
+    # Distances to the nearest training face: 0, 0, 1/5, 2/5, 1/5, 3/5 -> median 1/5;
+    # held-out: "(・∀・)" 3/5, "(T_T)" 2/5 -> median 1/2.
+    # Bigrams: 4 per 5-character face, 3 in "^_^)": 23 in all; 16 distinct ("^_^)" adds none).
+    assert m == pytest.approx(
+        {
+            "validity": 5 / 6,
+            "memorization": 0.5,
+            "novel_valid_distinct": 3 / 6,
+            "exact_copy": 2 / 6,
+            "near_copy": 2 / 6,
+            "novel_validity": 3 / 6,
+            "uniqueness": 5 / 6,
+            "distinct_2": 16 / 23,
+            "top_share": 2 / 6,
+            "heldout_hits": 1 / 6,
+            "dcr_synthetic": 0.2,
+            "dcr_holdout": 0.5,
+            "dcr_ratio": 0.4,
+        },
+        rel=1e-12,
+    )
     assert emoticon_metrics([], training) == dict.fromkeys(m, 0.0)
+    assert emoticon_metrics([], training, ["(T_T)"]) == dict.fromkeys(m, 0.0)
     assert exact_copy_rate([], training) == 0.0
     assert exact_copy_rate([1, 2, 2, 3], [2, 5]) == 0.5
+
+
+def test_no_training_faces_is_an_error() -> None:
+    with pytest.raises(ValueError, match="training: no strings"):
+        emoticon_metrics(["(^_^)"], [])
 
 
 # --- Real kaomoji ---------------------------------------------------------------------------
@@ -258,4 +308,5 @@ def test_fast_for_a_thousand_samples() -> None:
         start = time.perf_counter()
         emoticon_metrics(samples, faces, faces)
         best = min(best, time.perf_counter() - start)
-    assert best < 0.1  # ~5 ms measured; the budget is 50 ms, with slack for slow CI machines
+    # ~17 ms measured (reference of 117 faces built in the call); slack for slow CI machines
+    assert best < 0.1

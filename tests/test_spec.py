@@ -444,7 +444,7 @@ BAD = [
     ("result_round_unknown", BASE + '[result]\nround = "worst"\n', {}, ["result.round:", "'worst'", "'last'", "'best'"]),
     ("result_unknown_key", BASE + '[result]\nrounds = "best"\n', {}, ["result.rounds:", "unknown key", "round, reference"]),
     ("result_reference_not_table", BASE + '[result]\nreference = 0\n', {}, ["result.reference:", "0 must be a table"]),
-    ("result_reference_unknown_metric", BASE + '[result]\nreference = { fidelity = 1 }\n', {}, ["result.reference.fidelity:", "unknown metric", "validity, memorization, novel_validity"]),
+    ("result_reference_unknown_metric", BASE + '[result]\nreference = { fidelity = 1 }\n', {}, ["result.reference.fidelity:", "unknown metric", "validity, memorization, novel_valid_distinct"]),
     ("result_reference_not_number", BASE + '[result]\nreference = { validity = "low" }\n', {}, ["result.reference.validity:", "'low' must be a finite number"]),
     ("result_best_without_reference", BASE + '[result]\nround = "best"\nreference = { validity = 0 }\n', {}, ["result.reference:", "no value for memorization", "worst value of each"]),
     ("start_not_tables", BASE.replace("seed = 0", "seed = 0\nstart = [3]"), {}, ["start: [3] must be [[start]] tables"]),

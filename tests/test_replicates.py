@@ -131,14 +131,14 @@ def test_validation_reruns_the_front_with_fresh_seeds(validated_run):
     # the summary says it, and the report shows it
     assert "Validated front (2 fresh seeds per configuration" in outcome.summary
     assert "validation.parquet" in outcome.summary
-    assert sum(line.startswith("[raygan] validation of trial") for line in lines) == len(
-        validation
-    )
+    assert sum(line.startswith("[raygan] validation of trial") for line in lines) == len(validation)
     page = (run / "report.html").read_text(encoding="utf-8")
     assert "on validation" in page and "Hollow diamonds" in page
 
 
-def test_pessimistic_aggregate_is_what_optuna_and_the_front_see(ray_session, faulty_study, tmp_path):
+def test_pessimistic_aggregate_is_what_optuna_and_the_front_see(
+    ray_session, faulty_study, tmp_path
+):
     spec = load_spec(
         faulty_study,
         overrides=[
@@ -153,10 +153,38 @@ def test_pessimistic_aggregate_is_what_optuna_and_the_front_see(ray_session, fau
     values = optuna_values(tmp_path / "pa", "pa")
     for _, t in trials.iterrows():
         # the row keeps the mean; Optuna got the mean moved one std towards worse
-        assert values[t.trial_index] == pytest.approx(
-            [t.score - t.score_std, t.cost + t.cost_std]
-        )
-    pessimistic = np.column_stack(
-        [trials.score - trials.score_std, trials.cost + trials.cost_std]
-    )
+        assert values[t.trial_index] == pytest.approx([t.score - t.score_std, t.cost + t.cost_std])
+    pessimistic = np.column_stack([trials.score - trials.score_std, trials.cost + trials.cost_std])
     assert list(trials.pareto) == list(pareto_mask(pessimistic, ["max", "min"]))
+
+
+def test_seqgan_smoke_study_with_replicates_and_validation(ray_session, tmp_path):
+    """The real SeqGAN at smoke size, as `--replicates 2 --validate-front 2` runs it."""
+    spec = load_spec(
+        "seqgan_tradeoff",
+        profile="smoke",
+        overrides=["budget.replicates=2", "result.validate=2", "fixed.mle_epochs=5"],
+    )
+    outcome = run_study(spec, storage=str(tmp_path), name="sv", verbose=0, echo=lambda s: None)
+    run = tmp_path / "sv"
+    trials = pd.read_parquet(run / "trials.parquet")
+    replicates = pd.read_parquet(run / "replicates.parquet")
+    pareto = pd.read_parquet(run / "pareto.parquet")
+    validation = pd.read_parquet(run / "validation.parquet")
+    assert len(trials) == 2 and (trials.status == "completed").all()
+    assert len(replicates) == 4 and sorted(pareto.trial_id) == sorted(
+        trials[trials.pareto].trial_id
+    )
+    metrics = ["novel_valid_distinct", "memorization", "validity", "exact_copy", "distinct_2"]
+    for _, t in trials.iterrows():
+        mine = replicates[replicates.trial_id == t.trial_id]
+        assert mine.seed.nunique() == 2 and (mine.kept_step == t.kept_step).all()
+        for m in metrics:
+            assert t[m] == pytest.approx(mine[m].mean())
+            assert t[f"{m}_std"] == pytest.approx(mine[m].std(ddof=1))
+    assert len(validation) == 2 * len(pareto) and (validation.status == "completed").all()
+    assert not set(validation.seed) & (set(replicates.seed) | set(trials.seed))
+    for _, v in validation.iterrows():  # trained to the configuration's kept step, no further
+        assert v.kept_step == pareto.set_index("trial_id").kept_step[v.trial_id]
+    assert pareto.validated_front.notna().all()
+    assert "Validated front" in outcome.summary

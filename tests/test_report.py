@@ -16,7 +16,7 @@ import pytest
 
 from raygan.experiments import get_experiment
 from raygan.report import PAPER, load_run, main, plot_param, write_report
-from raygan.results import history_schema, pareto_mask, trial_schema
+from raygan.results import history_schema, pareto_mask, trial_schema, validation_schema
 from raygan.spec import dump_toml, load_spec
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -42,7 +42,10 @@ def _param_value(param, i: int):
 
 def make_run(root: Path, *, study: str = "seqgan_tradeoff", document: dict | None = None) -> Path:
     """A run directory like the engine leaves: study.toml, run.json, trials and history."""
-    document = document or load_spec("seqgan_tradeoff", profile="smoke").document
+    if document is None:  # the study's smoke profile, scored validity against memorization
+        document = load_spec("seqgan_tradeoff", profile="smoke").document
+        document["objectives"] = {"validity": "max", "memorization": "min"}
+        document["result"] = {"round": "best", "reference": {"validity": 0.0, "memorization": 1.0}}
     run_dir = root / "run1"
     run_dir.mkdir()
     (run_dir / "study.toml").write_text(dump_toml(document), encoding="utf-8")
@@ -210,3 +213,42 @@ def test_module_entry_point_exit_2(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().startswith("raygan.report: error: ")
     assert "Traceback" not in done.stderr
+
+
+def test_spreads_and_validation_in_the_table_and_the_figure(tmp_path):
+    """Replicate spreads as ± and error bars; validated means beside the search scores,
+    with the configuration that falls off the front on validation marked."""
+    run_dir = make_run(tmp_path)
+    spec = load_spec(run_dir / "study.toml")
+    metrics = get_experiment(spec.experiment).metrics
+    trials = pq.read_table(run_dir / "trials.parquet").to_pylist()
+    for t in trials:
+        if t["status"] == "completed":
+            t.update(validity_std=0.05, memorization_std=0.02, n_replicates=3, kept_step=2)
+    pq.write_table(
+        pa.Table.from_pylist(trials, schema=trial_schema(spec, metrics)), run_dir / "trials.parquet"
+    )
+    # the front is trials 0 (0.2, 0.0) and 1 (0.6, 0.1); validated, 1 drops to (0.1, 0.3):
+    # dominated by 0's (0.25, 0.0)
+    runs = [(0, 0.25, 0.0), (0, 0.25, 0.0), (1, 0.1, 0.3), (1, 0.1, 0.3)]
+    rows = [
+        {
+            "study": "seqgan_tradeoff", "run": "run1", "trial_id": f"t{i}", "trial_index": i,
+            "validation_run": k % 2, "status": "completed", "seed": 5000 + k, "kept_step": 2,
+            "validity": v, "memorization": m,
+        }
+        for k, (i, v, m) in enumerate(runs)
+    ]  # fmt: skip
+    pq.write_table(
+        pa.Table.from_pylist(rows, schema=validation_schema(spec, metrics)),
+        run_dir / "validation.parquet",
+    )
+    page = write_report(run_dir).read_text(encoding="utf-8")
+    table = _section(page, "Pareto front (")
+    assert "<td>0.600 ± 0.050</td>" in table and "<td>0.100 ± 0.020</td>" in table
+    assert "<th>validity validated</th>" in table and "<th>on validation</th>" in table
+    assert "<td>0.250 ± 0.000</td>" in table  # trial 0's validated validity
+    assert re.findall(r"<td>(stays|falls off)</td>", table) == ["falls off", "stays"]
+    caption = _section(page, "Pareto front</h2>")
+    assert "mean of 2 replicates" not in caption  # the study file says 1 replicate
+    assert "Hollow diamonds: each front configuration re-trained with" in caption

@@ -27,7 +27,16 @@ T0 = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 
 @pytest.fixture(scope="module")
 def spec():
-    return load_spec("seqgan_tradeoff", profile="default")
+    # the rows below score validity against memorization, as the study once did
+    return load_spec(
+        "seqgan_tradeoff",
+        profile="default",
+        overrides=[
+            'objectives={ validity = "max", memorization = "min" }',
+            "result.reference={ validity = 0.0, memorization = 1.0 }",
+            "budget.replicates=1",
+        ],
+    )
 
 
 @pytest.fixture
@@ -344,7 +353,14 @@ def test_file_uri_same_as_plain_path(spec, tmp_path):
     assert results[0].trials.equals(results[1].trials)
     assert results[0].history.equals(results[1].history)
     assert sorted(p.name for p in (tmp_path / "b" / "run1").iterdir()) == sorted(
-        ["parts", "spec.toml", "trials.parquet", "history.parquet", "pareto.parquet", "replicates.parquet"]
+        [
+            "parts",
+            "spec.toml",
+            "trials.parquet",
+            "history.parquet",
+            "pareto.parquet",
+            "replicates.parquet",
+        ]
     )
 
 
@@ -484,3 +500,19 @@ def test_hypervolume_by_hand_and_against_optuna():
         assert mine == pytest.approx(theirs)
     with pytest.raises(ValueError, match="2 objectives"):
         hypervolume([[1, 2, 3]], ["max", "min", "min"], (0, 1, 1))
+
+
+def test_format_summary_shows_spreads_over_replicates(spec):
+    spec = dataclasses.replace(spec, replicates=3)
+    rows = [trial_row(0, validity=0.9, memorization=0.5, validity_std=0.05, n_replicates=3)]
+    trials = pa.Table.from_pylist(rows, schema=trial_schema(spec, METRICS))
+    tables = StudyTables(
+        trials=trials, history=trials.slice(0, 0), pareto=trials, replicates=trials.slice(0, 0)
+    )
+    lines = format_summary(tables, spec, location="/r").splitlines()
+    assert lines[1] == (
+        "Pareto front (1 trial, each trial at its best step, mean ± std over 3 replicates): "
+        "validity max, memorization min"
+    )
+    # a spread where the row has one: memorization_std is null here
+    assert lines[3].split()[:5] == ["0", "0.900", "±", "0.050", "0.500"]

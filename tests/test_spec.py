@@ -82,16 +82,19 @@ def test_seqgan_tradeoff_default():
     assert spec.sampler == "nsga2"
     assert spec.seed == 0
     assert spec.data == {"source": "kaomoji", "emotion": ["laugh"], "size": 95}
-    assert spec.fixed["mle_epochs"] == 20
+    assert spec.fixed["d_pretrain_epochs"] == 2
     names = [p.name for p in spec.search]
-    assert names == ["duplication", "copy_penalty", "temperature", "g_lr", "d_lr", "rounds"]
-    assert spec.search[0] == Param("duplication", "int", 1, 30)
-    assert spec.search[3] == Param("g_lr", "logfloat", 1e-3, 3e-2)
+    assert names == [
+        "duplication", "copy_penalty", "mle_epochs", "temperature", "top_p", "g_lr", "d_lr", "rounds",
+    ]  # fmt: skip
+    assert spec.search[0] == Param("duplication", "int", 1, 10)
+    assert spec.search[5] == Param("g_lr", "logfloat", 1e-3, 3e-2)
     assert spec.objectives == (
-        Objective("validity", "max", reference=0.0),
+        Objective("novel_valid_distinct", "max", reference=0.0),
         Objective("memorization", "min", reference=1.0),
     )
     assert spec.result_round == "best"
+    assert (spec.replicates, spec.aggregate, spec.validate) == (2, "mean", 3)
     assert (spec.num_samples, spec.max_concurrent, spec.max_failures) == (16, 2, 1)
     assert spec.time_budget_s == 0.0
     assert (spec.cpus, spec.gpus) == (1.0, 0.25)
@@ -113,6 +116,12 @@ def test_seqgan_tradeoff_paper():
     assert spec.fixed["rollouts"] == 16
     assert spec.document["sampler"] == "grid"
     assert spec.result_round == "last"  # the paper scores each model where training ends
+    # the paper's own objectives: validity and its "regenerated" ratio, one seed, no validation
+    assert [(o.metric, o.mode) for o in spec.objectives] == [
+        ("validity", "max"),
+        ("exact_copy", "min"),
+    ]
+    assert (spec.replicates, spec.validate) == (1, 0)
 
 
 def test_seqgan_tradeoff_smoke():
@@ -234,19 +243,22 @@ def test_overrides_on_real_study():
         "seqgan_tradeoff",
         overrides=[
             "budget.num_samples=4",
-            "fixed.mle_epochs=2",
-            "search.duplication.high=10",
+            "fixed.emb_dim=32",
+            "search.duplication.high=20",
             "sampler=tpe",
             "objectives.validity=max",
-            "objectives.novel_validity=max",
-            "result.reference.novel_validity=0",  # the study keeps each trial's best round
+            "result.reference.validity=0",  # the study keeps each trial's best round
         ],
     )
     assert spec.num_samples == 4
-    assert spec.fixed["mle_epochs"] == 2
-    assert spec.search[0] == Param("duplication", "int", 1, 10)
+    assert spec.fixed["emb_dim"] == 32
+    assert spec.search[0] == Param("duplication", "int", 1, 20)
     assert spec.sampler == "tpe"
-    assert [o.metric for o in spec.objectives] == ["validity", "memorization", "novel_validity"]
+    assert [o.metric for o in spec.objectives] == [
+        "novel_valid_distinct",
+        "memorization",
+        "validity",
+    ]
     assert spec.document["budget"]["num_samples"] == 4
 
 

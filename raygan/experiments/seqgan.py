@@ -63,6 +63,13 @@ class SeqGANConfig:
     temperature: float = setting(
         1.0, low=0.01, high=100.0, help="sampling temperature of evaluation samples"
     )
+    top_p: float = setting(
+        1.0,
+        low=0.01,
+        high=1.0,
+        help="nucleus sampling of evaluation samples: each token from the most likely ones "
+        "whose probabilities reach top_p (Holtzman et al. 2020); 1: the whole distribution",
+    )
     # Under a copy penalty G leaves the training faces and, without this term, often
     # collapses within a round onto strings that are mostly invalid (docs/benchmarks.md).
     entropy_bonus: float = setting(
@@ -174,7 +181,11 @@ class SeqGANExperiment(Experiment):
     def evaluate(self) -> dict[str, float]:
         self.gen.eval()
         seqs = self.gen.sample(
-            self.cfg.eval_samples, self.length, temperature=self.cfg.temperature, generator=self.rng
+            self.cfg.eval_samples,
+            self.length,
+            temperature=self.cfg.temperature,
+            top_p=self.cfg.top_p,
+            generator=self.rng,
         )
         self.gen.train()
         self.last_samples = self.vocab.decode(seqs)

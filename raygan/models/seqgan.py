@@ -87,9 +87,15 @@ class Generator(nn.Module):
         length: int,
         *,
         temperature: float = 1.0,
+        top_p: float = 1.0,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """(n, length) sampled sequences; finished rows stop being computed."""
+        """(n, length) sampled sequences; finished rows stop being computed.
+
+        ``temperature`` divides the logits; ``top_p`` < 1 samples each token from the
+        smallest set of most likely tokens whose probabilities reach ``top_p`` (nucleus
+        sampling, Holtzman et al. 2020, "The Curious Case of Neural Text Degeneration"),
+        renormalised; 1.0 samples from the whole distribution."""
         device = self.head.weight.device
         H = self.lstm.hidden_size
         seqs = torch.full((n, length), PAD, dtype=torch.long, device=device)
@@ -99,6 +105,8 @@ class Generator(nn.Module):
         rows = torch.arange(n, device=device)  # rows still running
         for t in range(length):
             probs = torch.softmax(self.logits(out) / temperature, -1)
+            if top_p < 1.0:
+                probs = nucleus(probs, top_p)
             tok = torch.multinomial(probs, 1, generator=generator)[:, 0]
             seqs[rows, t] = tok
             keep = tok != EOS
@@ -107,6 +115,16 @@ class Generator(nn.Module):
             rows, tok, h, c = rows[keep], tok[keep], h[keep], c[keep]
             out, (h, c) = self._step(tok, (h, c))
         return seqs
+
+
+def nucleus(probs: torch.Tensor, top_p: float) -> torch.Tensor:
+    """(n, V) probabilities -> the same with every token outside the nucleus set to 0: the
+    most likely tokens, in order, up to and including the one whose cumulative
+    probability reaches ``top_p`` (so the most likely token always stays). Not
+    renormalised: torch.multinomial takes weights."""
+    sorted_p, order = probs.sort(-1, descending=True)
+    outside = sorted_p.cumsum(-1) - sorted_p >= top_p  # mass before this token already enough
+    return probs.scatter(-1, order, sorted_p.masked_fill(outside, 0.0))
 
 
 class Discriminator(nn.Module):

@@ -124,3 +124,24 @@ def test_rollout_penalty_lowers_rewards_of_copies(trained):
     )
     last = (torch.arange(16), lengths_of(seqs) - 1)
     assert torch.allclose(pen[last], base[last] - 1.0)
+
+
+def test_nucleus_keeps_the_most_likely_tokens_up_to_top_p():
+    from raygan.models.seqgan import nucleus
+
+    probs = torch.tensor([[0.1, 0.5, 0.3, 0.1], [0.97, 0.01, 0.01, 0.01]])
+    kept = nucleus(probs, 0.75)
+    # 0.5 + 0.3 reach 0.75: the two 0.1s leave; a token that alone holds 0.97 stays alone
+    assert torch.equal(kept[0], torch.tensor([0.0, 0.5, 0.3, 0.0]))
+    assert torch.equal(kept[1], torch.tensor([0.97, 0.0, 0.0, 0.0]))
+    assert torch.equal(nucleus(probs, 1.0), probs)  # every token is needed to reach 1
+
+
+def test_top_p_narrows_what_the_generator_samples():
+    torch.manual_seed(0)
+    gen = Generator(12, 8, 8)
+    with torch.no_grad():
+        gen.head.bias.copy_(torch.linspace(0, 3, 12))  # a few tokens far more likely
+    wide = gen.sample(400, 6, generator=torch.Generator().manual_seed(1))
+    narrow = gen.sample(400, 6, top_p=0.5, generator=torch.Generator().manual_seed(1))
+    assert len(narrow.unique()) < len(wide.unique())

@@ -683,7 +683,12 @@ def _validated_lines(tables: StudyTables, spec: StudySpec) -> list[str]:
     for o in spec.objectives:
         table[0] += [f"{o.metric} search", "validated"]
     table[0].append("front")
-    for r in tables.pareto.to_pylist():
+    first = spec.objectives[0]
+    sign = -1.0 if first.mode == "max" else 1.0
+    front = sorted(
+        tables.pareto.to_pylist(), key=lambda r: (sign * r[first.metric], r["trial_index"])
+    )
+    for r in front:  # in the front table's order
         i = at.get(r["trial_id"])
         cells = [str(r["trial_index"])]
         for o in spec.objectives:

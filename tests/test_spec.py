@@ -95,7 +95,7 @@ def test_seqgan_tradeoff_default():
     )
     assert spec.result_round == "best"
     assert (spec.replicates, spec.aggregate, spec.validate) == (2, "mean", 3)
-    assert (spec.num_samples, spec.max_concurrent, spec.max_failures) == (16, 2, 1)
+    assert (spec.num_samples, spec.max_concurrent, spec.max_failures) == (32, 2, 1)
     assert spec.time_budget_s == 0.0
     assert (spec.cpus, spec.gpus) == (1.0, 0.25)
     assert spec.grid_size() is None
@@ -116,6 +116,7 @@ def test_seqgan_tradeoff_paper():
     assert spec.fixed["rollouts"] == 16
     assert spec.document["sampler"] == "grid"
     assert spec.result_round == "last"  # the paper scores each model where training ends
+    assert spec.fixed["mle_duplicate"] is True  # the paper pre-trains on the duplicated data
     # the paper's own objectives: validity and its "regenerated" ratio, one seed, no validation
     assert [(o.metric, o.mode) for o in spec.objectives] == [
         ("validity", "max"),

@@ -50,6 +50,7 @@ from raygan.results import (
     baseline_schema,
     format_baselines,
     format_summary,
+    gain_reference,
     history_schema,
     pareto_mask,
     plural,
@@ -777,6 +778,7 @@ def run_study(
                 "run": name,
                 "raygan_version": raygan.__version__,
                 "created": datetime.now(UTC).isoformat(),
+                "gain_baseline": cls.gain_baseline,  # the report reads it, not the experiment
             }
             store.write_text("run.json", json.dumps(meta, indent=2) + "\n")
         trainable = tune.with_resources(
@@ -864,7 +866,10 @@ def run_study(
                 echo=echo,
             )
             wall = time.perf_counter() - start
-        summary = format_summary(tables, spec, location=store.location, wall_s=wall)
+        gain_from = gain_reference(baselines, cls.gain_baseline)
+        summary = format_summary(
+            tables, spec, location=store.location, wall_s=wall, gain_from=gain_from
+        )
         if baselines is not None and baselines.num_rows:
             summary += "\n" + format_baselines(baselines, spec)
         summary += f"\nreport: {_write_report(store, journal)}"
@@ -992,8 +997,8 @@ def _write_report(store: RunStore, journal: Path) -> Path:
     if store.local_path is not None:
         return write_report(store.local_path)
     local = journal.with_suffix("")  # the run's cache directory on this machine
-    names = ("trials.parquet", "history.parquet", "replicates.parquet", "study.toml", "run.json")
-    for name in (*names, VALIDATION_FILE):
+    names = ("trials.parquet", "history.parquet", "replicates.parquet", "baselines.parquet")
+    for name in (*names, VALIDATION_FILE, "study.toml", "run.json"):
         if not store.has(name):
             continue
         with store.fs.open_input_stream(f"{store.root}/{name}") as src:

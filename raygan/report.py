@@ -31,7 +31,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
-from raygan.results import plural, validated_means
+from raygan.results import plural, signed, validated_means
 
 if TYPE_CHECKING:  # only for annotations: the spec module imports the experiments (torch)
     from raygan.spec import Param, StudySpec
@@ -64,6 +64,7 @@ class Run:
     trials: pd.DataFrame
     history: pd.DataFrame
     validation: pd.DataFrame  # validation.parquet; empty when the front was not validated
+    baselines: pd.DataFrame  # baselines.parquet; empty when the experiment has none
 
     @property
     def completed(self) -> pd.DataFrame:
@@ -73,6 +74,14 @@ class Run:
     @property
     def front(self) -> pd.DataFrame:
         return self.completed[self.completed.pareto.fillna(False).astype(bool)]
+
+    def gain_from(self) -> dict | None:
+        """The baseline row gains are measured from (run.json's gain_baseline), or None."""
+        name = self.meta.get("gain_baseline")
+        if not name or self.baselines.empty:
+            return None
+        rows = self.baselines[self.baselines.baseline == name]
+        return rows.iloc[0].to_dict() if len(rows) else None
 
     def validated(self) -> pd.DataFrame:
         """Per validated configuration: trial_index, runs, each objective's validated mean
@@ -113,10 +122,11 @@ def load_run(run_dir: Path) -> Run:
         trials = pd.read_parquet(run_dir / "trials.parquet")
         history = optional("history.parquet")
         validation = optional("validation.parquet")
+        baselines = optional("baselines.parquet")
     except (SpecError, OSError, ValueError) as e:  # unreadable file: ArrowInvalid, JSON errors
         raise ReportError(f"{run_dir}: {e}") from None
     trials = trials.sort_values("trial_index", kind="stable").reset_index(drop=True)
-    return Run(run_dir, meta, spec, trials, history, validation)
+    return Run(run_dir, meta, spec, trials, history, validation, baselines)
 
 
 def _label(objective) -> str:
@@ -425,10 +435,15 @@ def _metric(mean, std=None) -> str:
     return f"{mean:.3f} ± {std:.3f}"
 
 
+def _nan_none(value):
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
+
+
 def front_table(run: Run) -> str:
     """The front, best first in the first objective: each objective (mean ± std over the
-    replicates), its validated mean ± std and whether it stays on the front (when
-    validated), the kept step, the parameters and the seed."""
+    replicates) and its gain over the experiment's gain baseline (where it has one), its
+    validated mean ± std and whether it stays on the front (when validated), the kept
+    step, the parameters and the seed."""
     objectives, params = run.spec.objectives, run.spec.search
     first = objectives[0]
     front = run.front.sort_values(
@@ -436,19 +451,30 @@ def front_table(run: Run) -> str:
     )
     validated = run.validated()
     by_index = validated.set_index("trial_index") if not validated.empty else None
+    reference = run.gain_from()
+    gained = [o for o in objectives if reference and pd.notna(reference.get(o.metric))]
+
+    def gain(values, o) -> str:
+        std = _nan_none(values.get(f"{o.metric}_std"))
+        return signed(values[o.metric] - reference[o.metric], std)
+
     header = ["trial"] + [_label(o) for o in objectives]
+    header += [f"{o.metric} gain over {reference['baseline']}" for o in gained]
     if by_index is not None:
-        header += [f"{o.metric} validated" for o in objectives] + ["on validation"]
+        header += [f"{o.metric} validated" for o in objectives]
+        header += [f"{o.metric} validated gain" for o in gained] + ["on validation"]
     header += ["step"] + [p.name for p in params] + ["seed"]
     rows = []
     for _, r in front.iterrows():
         cells = [r["trial_index"]]
         cells += [_metric(r[o.metric], r.get(f"{o.metric}_std")) for o in objectives]
+        cells += [gain(r, o) for o in gained]
         if by_index is not None:
             v = by_index.loc[r.trial_index] if r.trial_index in by_index.index else None
             cells += [
                 "-" if v is None else _metric(v[o.metric], v[f"{o.metric}_std"]) for o in objectives
             ]
+            cells += ["-" if v is None else gain(v, o) for o in gained]
             cells.append(
                 "not validated" if v is None else "stays" if v.validated_front else "falls off"
             )

@@ -616,11 +616,30 @@ def _mean_std(mean, std) -> str:
     return f"{mean:.3f} ± {std:.3f}"
 
 
+def gain_reference(baselines: pa.Table | None, name: str | None) -> dict | None:
+    """The baseline row named ``name`` (the experiment's ``gain_baseline``), or None."""
+    if baselines is None or name is None:
+        return None
+    return next((r for r in baselines.to_pylist() if r["baseline"] == name), None)
+
+
+def signed(value, std=None) -> str:
+    """A difference with its sign, three decimals, ``± std`` where a spread is known."""
+    text = _mean_std(value, std)
+    return text if text.startswith("-") else "+" + text
+
+
 def format_summary(
-    tables: StudyTables, spec: StudySpec, *, location: str, wall_s: float | None = None
+    tables: StudyTables,
+    spec: StudySpec,
+    *,
+    location: str,
+    wall_s: float | None = None,
+    gain_from: dict | None = None,
 ) -> str:
     """A few lines a person reads at the end of a study: counts, the front (means and
-    spreads over replicates), the validated front, failures, files."""
+    spreads over replicates, and with ``gain_from``, a baseline row, each objective's gain
+    over that baseline), the validated front, failures, files."""
     rows = tables.trials.to_pylist()
     counts = {s: sum(r["status"] == s for r in rows) for s in TRIAL_STATUSES}
     head = f"{spec.name} (profile {spec.profile}): {plural(len(rows), 'trial')}: "
@@ -641,12 +660,17 @@ def format_summary(
         first = spec.objectives[0]
         sign = -1.0 if first.mode == "max" else 1.0
         front.sort(key=lambda r: (sign * r[first.metric], r["trial_index"]))
-        header = ["trial"] + [o.metric for o in spec.objectives] + ["step"] * best
-        header += [p.name for p in spec.search]
+        gained = [o for o in spec.objectives if gain_from and gain_from.get(o.metric) is not None]
+        header = ["trial"] + [o.metric for o in spec.objectives]
+        header += [f"gain over {gain_from['baseline']}" for _ in gained]
+        header += ["step"] * best + [p.name for p in spec.search]
         table = [header]
         for r in front:
             cells = [str(r["trial_index"])]
             cells += [_mean_std(r[o.metric], r.get(f"{o.metric}_std")) for o in spec.objectives]
+            cells += [
+                signed(r[o.metric] - gain_from[o.metric], r.get(f"{o.metric}_std")) for o in gained
+            ]
             cells += [_cell(r["kept_step"])] * best
             cells += [_cell(r[f"param_{p.name}"]) for p in spec.search]
             table.append(cells)

@@ -16,7 +16,13 @@ import pytest
 
 from raygan.experiments import get_experiment
 from raygan.report import PAPER, load_run, main, plot_param, write_report
-from raygan.results import history_schema, pareto_mask, trial_schema, validation_schema
+from raygan.results import (
+    baseline_schema,
+    history_schema,
+    pareto_mask,
+    trial_schema,
+    validation_schema,
+)
 from raygan.spec import dump_toml, load_spec
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -181,6 +187,7 @@ def test_cli_out_dir_same_bytes(report, tmp_path, capsys):
 def test_single_objective_logfloat_and_categorical_params(tmp_path):
     document = load_spec("seqgan_tradeoff", profile="smoke").document
     document["objectives"] = {"validity": "max"}
+    document["fixed"].pop("g_lr")  # fixed in the study: searched here
     document["search"] = {
         "g_lr": {"type": "logfloat", "low": 1e-3, "high": 3e-2},
         "temperature": {"type": "categorical", "choices": [0.5, 1.0, 1.5]},
@@ -252,3 +259,20 @@ def test_spreads_and_validation_in_the_table_and_the_figure(tmp_path):
     caption = _section(page, "Pareto front</h2>")
     assert "mean of 2 replicates" not in caption  # the study file says 1 replicate
     assert "Hollow diamonds: each front configuration re-trained with" in caption
+
+
+def test_gain_over_the_runs_gain_baseline(tmp_path):
+    run_dir = make_run(tmp_path)
+    meta = json.loads((run_dir / "run.json").read_text())
+    (run_dir / "run.json").write_text(json.dumps({**meta, "gain_baseline": "raw"}))
+    spec = load_spec(run_dir / "study.toml")
+    metrics = get_experiment(spec.experiment).metrics
+    raw = {"study": "seqgan_tradeoff", "run": "run1", "baseline": "raw", "validity": 0.5}
+    pq.write_table(
+        pa.Table.from_pylist([raw], schema=baseline_schema(metrics)),
+        run_dir / "baselines.parquet",
+    )
+    table = _section(write_report(run_dir).read_text(encoding="utf-8"), "Pareto front (")
+    assert "<th>validity gain over raw</th>" in table
+    assert "memorization gain" not in table  # the baseline has no memorization
+    assert re.findall(r"<td>([+-]0\.\d+)</td>", table) == ["+0.100", "-0.300"]  # 0.6, 0.2

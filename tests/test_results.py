@@ -57,8 +57,8 @@ def trial_row(i, *, status="completed", validity=0.5, memorization=0.5, **extra)
         "param_duplication": i + 1,
         "param_copy_penalty": 0.25,
         "param_temperature": 1,  # an int into a float column
-        "param_g_lr": 0.01,
-        "param_d_lr": 0.001,
+        "param_mle_epochs": 10,
+        "param_top_p": 0.9,
         "param_rounds": 3,
         "steps": 4,
         "num_steps": 4,
@@ -108,7 +108,8 @@ def test_trial_schema_columns_and_types(spec):
     ]  # fmt: skip
     assert schema.field("param_duplication").type == pa.int64()
     assert schema.field("param_copy_penalty").type == pa.float64()
-    assert schema.field("param_g_lr").type == pa.float64()  # logfloat
+    assert schema.field("param_mle_epochs").type == pa.int64()
+    assert schema.field("param_top_p").type == pa.float64()
     assert all(schema.field(m).type == pa.float64() for m in METRICS)
     assert all(schema.field(m).nullable for m in METRICS)
     assert schema.field("finished_at").type == pa.timestamp("us", tz="UTC")
@@ -516,3 +517,16 @@ def test_format_summary_shows_spreads_over_replicates(spec):
     )
     # a spread where the row has one: memorization_std is null here
     assert lines[3].split()[:5] == ["0", "0.900", "±", "0.050", "0.500"]
+
+
+def test_format_summary_gain_over_the_gain_baseline(spec):
+    rows = [trial_row(0, validity=0.9, memorization=0.5, validity_std=0.05, n_replicates=2)]
+    trials = pa.Table.from_pylist(rows, schema=trial_schema(spec, METRICS))
+    tables = StudyTables(
+        trials=trials, history=trials.slice(0, 0), pareto=trials, replicates=trials.slice(0, 0)
+    )
+    raw = {"baseline": "raw", "validity": 0.95, "memorization": None}
+    lines = format_summary(tables, spec, location="/r", gain_from=raw).splitlines()
+    # only where the baseline has a value: validity, not memorization
+    assert lines[2].split()[:4] == ["trial", "validity", "memorization", "gain"]
+    assert lines[3].split()[:7] == ["0", "0.900", "±", "0.050", "0.500", "-0.050", "±"]

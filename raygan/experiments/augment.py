@@ -102,6 +102,7 @@ class AugmentExperiment(Experiment):
         "g_loss",
     )
     matrix_metrics = ("confusion",)
+    gain_baseline = "raw"  # the classifier on the cut data: what augmentation must beat
 
     @classmethod
     def check(cls, config: dict, data: dict) -> None:

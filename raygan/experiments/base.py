@@ -108,6 +108,9 @@ class Experiment:
     # Non-scalar results ``step`` may also report (e.g. a confusion matrix as a list of
     # rows): stored in trials.parquet, never objectives.
     matrix_metrics: ClassVar[tuple[str, ...]] = ()
+    # The baseline (a name ``baselines`` returns) that a trial's gain is measured from:
+    # the summary and report show each front configuration's objectives minus its scores.
+    gain_baseline: ClassVar[str | None] = None
 
     num_steps: int  # how many times the engine calls step(); known after setup()
     steps_done: int  # steps already taken (restored by load())

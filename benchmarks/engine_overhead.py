@@ -2,6 +2,7 @@
 
     python benchmarks/engine_overhead.py [--study seqgan_tradeoff] [--profile smoke] [--trials 8]
     python benchmarks/engine_overhead.py --profile default --no-plain
+    python benchmarks/engine_overhead.py --trials 8 --replicates 2   # k seeds inside each trial
 
 1. Starts a local Ray (timed on its own), then runs the study through the engine on it
    (random sampler, --trials trials).
@@ -32,6 +33,7 @@ def main() -> None:
     ap.add_argument("--study", default="seqgan_tradeoff")
     ap.add_argument("--profile", default="smoke")
     ap.add_argument("--trials", type=int, default=8)
+    ap.add_argument("--replicates", type=int, default=1, help="seeds per trial (budget.replicates)")
     ap.add_argument("--no-plain", action="store_true", help="skip the plain loop (long trials)")
     args = ap.parse_args()
 
@@ -39,7 +41,14 @@ def main() -> None:
         args.study,
         profile=args.profile,
         # random picks, no start points: the trials the recorded numbers were measured on
-        overrides=[f"budget.num_samples={args.trials}", "sampler=random", "start=[]"],
+        # no validation: the search's trials only
+        overrides=[
+            f"budget.num_samples={args.trials}",
+            f"budget.replicates={args.replicates}",
+            "sampler=random",
+            "start=[]",
+            "result.validate=0",
+        ],
     )
     slots = spec.max_concurrent
     start = time.perf_counter()
@@ -50,13 +59,15 @@ def main() -> None:
         run_study(spec, storage=storage, name="overhead", verbose=0, echo=lambda s: None)
         study_wall = time.perf_counter() - begin
         trials = pd.read_parquet(f"{storage}/overhead/trials.parquet")
+        replicates = pd.read_parquet(f"{storage}/overhead/replicates.parquet")
     ray.shutdown()
     engine_wall = ray_start + study_wall
     in_trial = trials.wall_time_s.sum()  # step() time measured inside each trial
 
     print(
-        f"study {spec.name}, profile {spec.profile}: {len(trials)} trials, {slots} concurrent "
-        f"slots, {spec.cpus:g} CPU each; trials {trials.wall_time_s.median():.1f} s (median)"
+        f"study {spec.name}, profile {spec.profile}: {len(trials)} trials x {spec.replicates} "
+        f"replicates, {slots} concurrent slots, {spec.cpus:g} CPU each; trials "
+        f"{trials.wall_time_s.median():.1f} s (median)"
     )
     print(f"starting Ray                           : {ray_start:8.1f} s")
     print(f"study on that Ray (Tune + Parquet)     : {study_wall:8.1f} s")
@@ -72,9 +83,10 @@ def main() -> None:
         params = {p.name: t[f"param_{p.name}"] for p in spec.search}
         params = {k: v.item() if hasattr(v, "item") else v for k, v in params.items()}
         begin = time.perf_counter()
-        experiment = make_experiment(spec, params, seed=int(t.seed))
-        while experiment.steps_done < experiment.num_steps:
-            experiment.step()
+        for seed in replicates[replicates.trial_id == t.trial_id].seed:
+            experiment = make_experiment(spec, params, seed=int(seed))
+            while experiment.steps_done < experiment.num_steps:
+                experiment.step()
         plain.append(time.perf_counter() - begin)
     plain_total = sum(plain)
     print(

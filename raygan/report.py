@@ -242,7 +242,8 @@ def plot_pareto(run: Run, out: Path) -> Plot:
         caption += (
             f" Hollow diamonds: each front configuration re-trained with "
             f"{run.spec.validate} fresh seeds (mean ± std), joined to its search point; "
-            "grey ones fall off the front on validation."
+            "grey ones fall off the front on validation; the dashed green line is the "
+            "validated front."
         )
     caption += (
         f" Not plotted: {plural(len(run.trials) - len(done), 'trial')} "
@@ -282,6 +283,9 @@ def _validated_points(ax, run: Run, objectives) -> None:
         return
     ox, oy = objectives
     search = run.front.set_index("trial_index")
+    kept = validated[validated.validated_front].sort_values(ox.metric)
+    where = "pre" if ox.mode == "max" else "post"  # as the search front's line turns
+    ax.step(kept[ox.metric], kept[oy.metric], where=where, color=VALIDATED_COLOR, lw=1.2, ls="--")
     for stays in (True, False):
         rows = validated[validated.validated_front == stays]
         if rows.empty:

@@ -676,7 +676,7 @@ def format_summary(
             table.append(cells)
         lines += _aligned(table)
     if tables.validation is not None:
-        lines += _validated_lines(tables, spec)
+        lines += _validated_lines(tables, spec, gain_from)
 
     failed = sorted((r for r in rows if r["status"] == "failed"), key=lambda r: r["trial_index"])
     for r in failed[:5]:
@@ -693,8 +693,9 @@ def format_summary(
     return "\n".join(lines)
 
 
-def _validated_lines(tables: StudyTables, spec: StudySpec) -> list[str]:
-    """The front configurations' search scores beside their validated means and spreads."""
+def _validated_lines(tables: StudyTables, spec: StudySpec, gain_from: dict | None) -> list[str]:
+    """The front configurations' search scores beside their validated means and spreads
+    (and the validated gain over ``gain_from``, a baseline row, where it has the metric)."""
     means = validated_means(spec, tables.validation)
     at = {tid: i for i, tid in enumerate(means["trial_id"])}
     failed = sum(s == "failed" for s in tables.validation["status"].to_pylist())
@@ -703,10 +704,11 @@ def _validated_lines(tables: StudyTables, spec: StudySpec) -> list[str]:
         "none used in the search, each scored at its kept step"
     )
     head += f"; {plural(failed, 'run')} failed):" if failed else "):"
+    gained = [o for o in spec.objectives if gain_from and gain_from.get(o.metric) is not None]
     table = [["trial"]]
     for o in spec.objectives:
         table[0] += [f"{o.metric} search", "validated"]
-    table[0].append("front")
+    table[0] += [f"validated gain over {gain_from['baseline']}" for _ in gained] + ["front"]
     first = spec.objectives[0]
     sign = -1.0 if first.mode == "max" else 1.0
     front = sorted(
@@ -719,6 +721,11 @@ def _validated_lines(tables: StudyTables, spec: StudySpec) -> list[str]:
             cells.append(_mean_std(r[o.metric], r.get(f"{o.metric}_std")))
             cells.append(
                 "-" if i is None else _mean_std(means[o.metric][i], means[f"{o.metric}_std"][i])
+            )
+        for o in gained:
+            std = means[f"{o.metric}_std"][i] if i is not None else None
+            cells.append(
+                "-" if i is None else signed(means[o.metric][i] - gain_from[o.metric], std)
             )
         if i is None:
             cells.append("not validated")

@@ -85,10 +85,15 @@ def test_seqgan_tradeoff_default():
     assert spec.fixed["d_pretrain_epochs"] == 2
     names = [p.name for p in spec.search]
     assert names == [
-        "duplication", "copy_penalty", "mle_epochs", "temperature", "top_p", "g_lr", "d_lr", "rounds",
+        "duplication", "copy_penalty", "mle_epochs", "temperature", "top_p", "rounds",
     ]  # fmt: skip
     assert spec.search[0] == Param("duplication", "int", 1, 10)
-    assert spec.search[5] == Param("g_lr", "logfloat", 1e-3, 3e-2)
+    assert spec.search[4] == Param("top_p", "float", 0.7, 1.0)
+    assert (spec.fixed["g_lr"], spec.fixed["d_lr"], spec.fixed["mle_duplicate"]) == (
+        0.01,
+        1e-3,
+        False,
+    )
     assert spec.objectives == (
         Objective("novel_valid_distinct", "max", reference=0.0),
         Objective("memorization", "min", reference=1.0),

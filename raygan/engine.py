@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -517,7 +518,7 @@ class Recorder(tune.Callback):
         )
         self._write(trial, row)
 
-    def _write(self, trial, row: dict, replicates: list[dict] = ()) -> None:
+    def _write(self, trial, row: dict, replicates: Sequence[dict] = ()) -> None:
         self.history.pop(row["trial_id"], None)  # the trial is over: its rows are on disk
         if replicates:  # before the trial's row: a trial with a row has all its parts
             schema = replicate_schema(self.spec, self.metric_names, self.matrix_names)
@@ -772,7 +773,7 @@ def run_study(
         store.makedirs()
         if not resume:
             store.write_text("study.toml", dump_toml(spec.document))
-            meta = {
+            facts = {
                 "study": spec.name,
                 "profile": spec.profile,
                 "run": name,
@@ -780,7 +781,7 @@ def run_study(
                 "created": datetime.now(UTC).isoformat(),
                 "gain_baseline": cls.gain_baseline,  # the report reads it, not the experiment
             }
-            store.write_text("run.json", json.dumps(meta, indent=2) + "\n")
+            store.write_text("run.json", json.dumps(facts, indent=2) + "\n")
         trainable = tune.with_resources(
             tune.with_parameters(
                 raygan_trial,

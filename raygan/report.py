@@ -455,8 +455,8 @@ def front_table(run: Run) -> str:
     )
     validated = run.validated()
     by_index = validated.set_index("trial_index") if not validated.empty else None
-    reference = run.gain_from()
-    gained = [o for o in objectives if reference and pd.notna(reference.get(o.metric))]
+    reference = run.gain_from() or {}
+    gained = [o for o in objectives if pd.notna(reference.get(o.metric))]
 
     def gain(values, o) -> str:
         std = _nan_none(values.get(f"{o.metric}_std"))

@@ -660,16 +660,17 @@ def format_summary(
         first = spec.objectives[0]
         sign = -1.0 if first.mode == "max" else 1.0
         front.sort(key=lambda r: (sign * r[first.metric], r["trial_index"]))
-        gained = [o for o in spec.objectives if gain_from and gain_from.get(o.metric) is not None]
+        reference = gain_from or {}
+        gained = [o for o in spec.objectives if reference.get(o.metric) is not None]
         header = ["trial"] + [o.metric for o in spec.objectives]
-        header += [f"gain over {gain_from['baseline']}" for _ in gained]
+        header += [f"gain over {reference['baseline']}" for _ in gained]
         header += ["step"] * best + [p.name for p in spec.search]
         table = [header]
         for r in front:
             cells = [str(r["trial_index"])]
             cells += [_mean_std(r[o.metric], r.get(f"{o.metric}_std")) for o in spec.objectives]
             cells += [
-                signed(r[o.metric] - gain_from[o.metric], r.get(f"{o.metric}_std")) for o in gained
+                signed(r[o.metric] - reference[o.metric], r.get(f"{o.metric}_std")) for o in gained
             ]
             cells += [_cell(r["kept_step"])] * best
             cells += [_cell(r[f"param_{p.name}"]) for p in spec.search]
@@ -704,11 +705,12 @@ def _validated_lines(tables: StudyTables, spec: StudySpec, gain_from: dict | Non
         "none used in the search, each scored at its kept step"
     )
     head += f"; {plural(failed, 'run')} failed):" if failed else "):"
-    gained = [o for o in spec.objectives if gain_from and gain_from.get(o.metric) is not None]
+    reference = gain_from or {}
+    gained = [o for o in spec.objectives if reference.get(o.metric) is not None]
     table = [["trial"]]
     for o in spec.objectives:
         table[0] += [f"{o.metric} search", "validated"]
-    table[0] += [f"validated gain over {gain_from['baseline']}" for _ in gained] + ["front"]
+    table[0] += [f"validated gain over {reference['baseline']}" for _ in gained] + ["front"]
     first = spec.objectives[0]
     sign = -1.0 if first.mode == "max" else 1.0
     front = sorted(
@@ -725,7 +727,7 @@ def _validated_lines(tables: StudyTables, spec: StudySpec, gain_from: dict | Non
         for o in gained:
             std = means[f"{o.metric}_std"][i] if i is not None else None
             cells.append(
-                "-" if i is None else signed(means[o.metric][i] - gain_from[o.metric], std)
+                "-" if i is None else signed(means[o.metric][i] - reference[o.metric], std)
             )
         if i is None:
             cells.append("not validated")

@@ -232,6 +232,21 @@ class EmoticonRules:
     def is_emoticon(self, text: str) -> bool:
         return any(_has_face(inside, self.asymmetric_eyes) for inside in _insides(symbols(text)))
 
+    def face(self, text: str) -> str | None:
+        """The skeleton of ``text``'s first face that passes the rule: its outline and
+        what the outline encloses, arms and effects outside it left out (None for a
+        string that is no emoticon). "(^_^)v", "(^_^)=(ì_" and "( ^_^ )" share the face
+        "(^_^)"."""
+        syms = symbols(text)
+        last = -1
+        for j, s in enumerate(syms):
+            if s in _OUTLINE:
+                enclosed = last >= 0 and _RIGHT_OF.get(syms[last]) == s
+                if enclosed and _has_face(syms[last + 1 : j], self.asymmetric_eyes):
+                    return skeleton("".join(syms[last : j + 1]))
+                last = j
+        return None
+
 
 def _rules(training: Iterable[str] | EmoticonRules) -> EmoticonRules:
     return (
@@ -268,6 +283,7 @@ EMOTICON_METRIC_KEYS = (
     "validity",
     "memorization",
     "novel_valid_distinct",
+    "novel_valid_faces",
     "exact_copy",
     "near_copy",
     "novel_validity",
@@ -376,6 +392,37 @@ def heldout_hits(samples: Sequence[str], heldout: Iterable[str]) -> float:
     return exact_copy_rate(samples, heldout)
 
 
+def novel_valid_faces(samples: Sequence[str], training: Iterable[str] | TextReference) -> float:
+    """Distinct new faces per sample, in [0, 1]: the number of distinct faces
+    (``EmoticonRules.face``: a valid sample's outline and what it encloses, as a skeleton)
+    that are no training face's face, among the samples that are valid and not near
+    copies, over the number of samples.
+
+    Stricter than ``novel_valid_distinct``, which counts whole strings: the paper's rule
+    lets anything stand outside the outline, so a generator that appends varied junk to
+    one face ("(^_^)=(ì_", "(^_^)óò=(") makes a new valid string each time. Here those
+    are one face, and an old face with new arms ("(^_^)v" for a training "(^_^)") none.
+    """
+    reference = _reference(training, ())
+    rules = EmoticonRules.from_training(reference.training)
+    return _new_faces(samples, _valid_flags(samples, rules), reference, rules)
+
+
+def _new_faces(
+    samples: Sequence[str], flags: list[bool], reference: TextReference, rules: EmoticonRules
+) -> float:
+    if not samples:
+        return 0.0
+    old = {rules.face(t) for t in reference.training}
+    keys = reference.keys(samples)
+    faces = {
+        rules.face(s)
+        for s, k, ok in zip(samples, keys, flags, strict=True)
+        if ok and k not in reference.train_keys
+    }
+    return len(faces - old - {None}) / len(samples)
+
+
 def emoticon_metrics(
     samples: Sequence[str],
     training: Sequence[str] | TextReference,
@@ -390,6 +437,8 @@ def emoticon_metrics(
       validity: share of samples that are emoticons (the paper's rule, ``EmoticonRules``).
       memorization: chance-corrected share of near copies (``memorization``).
       novel_valid_distinct: distinct new valid skeletons per sample (``novel_valid_distinct``).
+      novel_valid_faces: distinct new faces per sample (``novel_valid_faces``): the strict
+        count, which arms, effects or junk around an old or a new face cannot raise.
       exact_copy: share identical to a training face (the paper's "regenerated" ratio).
       near_copy: share whose skeleton is a training face's (``near_copy``).
       novel_validity: share valid and not a near copy (``novel_validity``).
@@ -412,6 +461,7 @@ def emoticon_metrics(
     out = {
         "validity": sum(flags) / n if n else 0.0,
         "novel_valid_distinct": novel_distinct,
+        "novel_valid_faces": _new_faces(samples, flags, reference, rules),
         "novel_validity": novel_share,
         "uniqueness": uniqueness(samples),
         "distinct_2": distinct_n(samples, n=2),

@@ -18,6 +18,7 @@ from raygan.metrics.emoticon import (
     memorization,
     near_copy,
     novel_valid_distinct,
+    novel_valid_faces,
     skeleton,
 )
 from raygan.metrics.memorization import (
@@ -242,6 +243,26 @@ def test_many_different_new_faces_score_one(reference):
     faces = [f for f in faces if is_emoticon(f)][:1000]
     assert len(faces) == 1000
     assert novel_valid_distinct(faces, reference) == 1.0
+
+
+def test_junk_around_one_face_counts_once_as_a_face(reference):
+    """The rule lets anything stand outside the outline: varied junk after one new face
+    makes new valid strings, but only one new face."""
+    face = "(ʘᴥʘ)"
+    junk = [face + tail for tail in ("=(ì_", "óò=(", "ヘì_í", "=ó(", "ìò")]
+    assert novel_valid_distinct(junk, reference) == 1.0  # five distinct valid strings
+    assert novel_valid_faces(junk, reference) == 1 / 5  # one face
+    assert EmoticonRules().face("( ʘᴥʘ )v") == skeleton(face)
+    assert EmoticonRules().face("no face") is None
+
+
+def test_an_old_face_with_new_arms_is_no_new_face(corpus, reference):
+    trained = next(t for t in corpus.train if t == "(^・^)")  # a training face, no arms
+    armed = [trained + "v", "ヽ" + trained + "ノ"]
+    assert novel_valid_distinct(armed, reference) == 1.0  # new strings, valid, no near copy
+    assert novel_valid_faces(armed, reference) == 0.0  # but the face is the training one
+    m = emoticon_metrics([NEW_FACES[0], *armed], reference)
+    assert m["novel_valid_faces"] == pytest.approx(1 / 3)
 
 
 # --- Speed -------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  python -m raygan.study seqgan_tradeoff\n"
         "  python -m raygan.study seqgan_tradeoff --profile smoke --name try1\n"
         "  python -m raygan.study seqgan_tradeoff --name try1 --resume\n"
-        "  python -m raygan.study studies/my_study.toml --set fixed.mle_epochs=5 --set sampler=tpe\n"
+        "  python -m raygan.study studies/my_study.toml --set fixed.rollouts=8 --set sampler=tpe\n"
         "  python -m raygan.study seqgan_tradeoff --address auto --gpus-per-trial 0.25",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="override any field of the study file, in TOML syntax; repeatable "
-        "(e.g. --set fixed.mle_epochs=5 --set search.duplication.high=10)",
+        "(e.g. --set fixed.rollouts=8 --set search.duplication.high=20)",
     )
     p.add_argument(
         "--quiet",

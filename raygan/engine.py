@@ -109,12 +109,13 @@ class StudyInterrupted(RuntimeError):
 
 
 class _DropMessage(logging.Filter):
-    def __init__(self, text: str):
+    def __init__(self, *texts: str):
         super().__init__()
-        self.text = text
+        self.texts = texts
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return self.text not in record.getMessage()
+        message = record.getMessage()
+        return not any(text in message for text in self.texts)
 
 
 # One instance per logger, made once: addFilter does not add the same filter twice.
@@ -124,8 +125,11 @@ _DROPPED_MESSAGES = {
     "ray.tune.tune": _DropMessage("has been interrupted"),
     # Optuna's grid sampler stops the study once the grid is done, which outside
     # study.optimize raises; OptunaSearch logs that as a warning after the trial has
-    # been stored as it should be.
-    "ray.tune.search.optuna.optuna_search": _DropMessage("`Study.stop` is supposed to"),
+    # been stored as it should be. And a resumed run's trial that had finished before the
+    # interruption reports again: OptunaSearch cannot tell Optuna twice (it has it already).
+    "ray.tune.search.optuna.optuna_search": _DropMessage(
+        "`Study.stop` is supposed to", "Cannot tell a COMPLETE trial"
+    ),
 }
 
 

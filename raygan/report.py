@@ -44,7 +44,8 @@ PAPER = {
     "param": "duplication",
     "label": "paper (DATA 2021)",
     "points": {"validity": [(1, 0.0), (10, 0.70)]},
-    "trend_only": {"memorization": "the paper's figure 6 gives only the rising trend with N"},
+    # figure 6 is the share of exact copies ("regenerated"): the paper profile's exact_copy
+    "trend_only": {"exact_copy": "the paper's figure 6 gives only the rising trend with N"},
 }
 DPI = 110
 FRONT_COLOR, OTHER_COLOR, PAPER_COLOR = "#d62728", "#1f77b4", "black"
@@ -238,10 +239,15 @@ def plot_pareto(run: Run, out: Path) -> Plot:
             f" Each point is the mean of {run.spec.replicates} replicates (seeds); "
             "bars: ± one standard deviation."
         )
+    if run.spec.aggregate == "pessimistic":
+        caption += (
+            " The front is ranked pessimistically: by mean - std where an objective is "
+            "maximized, mean + std where it is minimized."
+        )
     if not run.validation.empty:
         caption += (
             f" Hollow diamonds: each front configuration re-trained with "
-            f"{run.spec.validate} fresh seeds (mean ± std), joined to its search point; "
+            f"{plural(run.spec.validate, 'fresh seed')} (mean ± std), joined to its search point; "
             "grey ones fall off the front on validation; the dashed green line is the "
             "validated front."
         )
@@ -467,7 +473,8 @@ def front_table(run: Run) -> str:
     if by_index is not None:
         header += [f"{o.metric} validated" for o in objectives]
         header += [f"{o.metric} validated gain" for o in gained] + ["on validation"]
-    header += ["step"] + [p.name for p in params] + ["seed"]
+    seed = "seed (replicate 0)" if run.spec.replicates > 1 else "seed"
+    header += ["step"] + [p.name for p in params] + [seed]
     rows = []
     for _, r in front.iterrows():
         cells = [r["trial_index"]]

@@ -95,7 +95,9 @@ def trial_schema(
 ) -> pa.Schema:
     """One row per trial (a configuration): identity, params, metrics (each the mean over
     the trial's replicates; null when failed), their standard deviations, run facts,
-    pareto, and whether validation kept it on the front (null when not validated)."""
+    pareto, and validated_front: true for a front configuration whose validated means
+    stay on the front (false for every other row, and for every row of a study that
+    validated nothing)."""
     head = [*IDENTITY, ("status", pa.string()), ("error", pa.string()), ("seed", pa.int64())]
     head += [(f"param_{p.name}", _param_type(p)) for p in spec.search]
     tail = [
@@ -510,6 +512,11 @@ class RunStore:
         )
         index = trials.schema.get_field_index("pareto")
         trials = trials.set_column(index, "pareto", pa.array(front, type=pa.bool_()))
+        # False until a validation keeps a configuration on the front: never null, so that
+        # pandas reads a bool column that works as a mask, as pareto does
+        index = trials.schema.get_field_index("validated_front")
+        unvalidated = pa.array(np.zeros(len(trials), dtype=bool), type=pa.bool_())
+        trials = trials.set_column(index, "validated_front", unvalidated)
 
         history = self.read_parts("history", history_schema(spec, metric_names))
         history = history.filter(pc.equal(history["run"], run))
@@ -558,7 +565,9 @@ class RunStore:
             tid: on for tid, on in zip(means["trial_id"], means["validated_front"], strict=True)
         }
         trials = tables.trials
-        flags = pa.array([kept.get(t) for t in trials["trial_id"].to_pylist()], type=pa.bool_())
+        flags = pa.array(
+            [kept.get(t, False) for t in trials["trial_id"].to_pylist()], type=pa.bool_()
+        )
         trials = trials.set_column(
             trials.schema.get_field_index("validated_front"), "validated_front", flags
         )
@@ -599,6 +608,7 @@ def _cell(value) -> str:
 
 
 def plural(n: int, word: str) -> str:
+    """'1 trial', '2 trials': ``n`` and ``word``, with an s unless ``n`` is 1."""
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
@@ -653,7 +663,9 @@ def format_summary(
     best = spec.result_round == "best"
     notes = ["each trial at its best step"] * best
     if spec.replicates > 1:
-        notes.append(f"{spec.aggregate} ± std over {spec.replicates} replicates")
+        notes.append(f"mean ± std over {spec.replicates} replicates")
+    if spec.aggregate == "pessimistic":
+        notes.append("the front ranked by mean - std (max) and mean + std (min)")
     each = "".join(f", {n}" for n in notes)
     lines.append(f"Pareto front ({plural(len(front), 'trial')}{each}): {objectives}")
     if front:

@@ -16,8 +16,16 @@ import time
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line (argparse prints its usage first): the rule
+    for every bad input."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_BAD_INPUT, f"raygan.study: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="python -m raygan.study",
         description="Run a raygan study: Optuna (through Ray Tune) searches a generator's "
         "settings against validity and memorization objectives; every trial lands in Parquet.",
@@ -159,7 +167,10 @@ def _resume_command(args: argparse.Namespace, name: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help (0), or a bad flag (2, its one line printed)
+        return int(done.code or 0)
 
     from raygan.spec import SpecError, list_studies, load_spec
 
@@ -168,10 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:24s} {description}")
         return EXIT_OK
     if not args.study:
-        parser.print_usage(sys.stderr)
-        print(
-            "python -m raygan.study: error: give a study name or path (see --list)", file=sys.stderr
-        )
+        print("raygan.study: error: give a study name or path (see --list)", file=sys.stderr)
         return EXIT_BAD_INPUT
 
     def bad(message: str) -> int:

@@ -116,6 +116,7 @@ class ValidationRecorder(tune.Callback):
         )
 
     def on_trial_complete(self, iteration, trials, trial, **info):
+        """A validation run that ended: its row, scored at its last (the kept) step."""
         last = trial.last_result or {}
         self._write(
             self._row(
@@ -128,6 +129,7 @@ class ValidationRecorder(tune.Callback):
         )
 
     def on_trial_error(self, iteration, trials, trial, **info):
+        """A validation run that failed (after its retries): a failed row with the error."""
         from raygan.engine import error_line  # the engine imports this module
 
         self._write(self._row(trial.config, status="failed", error=error_line(trial)))

@@ -198,6 +198,11 @@ CASES = [
         "is trained with) (from --replicates 0)",
     ),
     (
+        "--replicates not an integer",
+        flags("seqgan_tradeoff", "--replicates", "2.0"),
+        "argument --replicates: invalid int value: '2.0'",
+    ),
+    (
         "--validate-front -2",
         flags("seqgan_tradeoff", "--validate-front", "-2"),
         "result.validate: -2",

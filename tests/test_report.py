@@ -26,7 +26,7 @@ from raygan.results import (
 from raygan.spec import dump_toml, load_spec
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-# trial_index -> (status, validity, memorization); the front is 0 and 1: 2 is dominated by
+# trial_index -> (status, validity, exact_copy); the front is 0 and 1: 2 is dominated by
 # 1, and 4 would dominate everything but was stopped, so it is neither plotted nor on it
 TRIALS = {
     0: ("completed", 0.2, 0.0),
@@ -48,10 +48,10 @@ def _param_value(param, i: int):
 
 def make_run(root: Path, *, study: str = "seqgan_tradeoff", document: dict | None = None) -> Path:
     """A run directory like the engine leaves: study.toml, run.json, trials and history."""
-    if document is None:  # the study's smoke profile, scored validity against memorization
+    if document is None:  # the smoke profile, scored as the paper does: validity, exact copies
         document = load_spec("seqgan_tradeoff", profile="smoke").document
-        document["objectives"] = {"validity": "max", "memorization": "min"}
-        document["result"] = {"round": "best", "reference": {"validity": 0.0, "memorization": 1.0}}
+        document["objectives"] = {"validity": "max", "exact_copy": "min"}
+        document["result"] = {"round": "best", "reference": {"validity": 0.0, "exact_copy": 1.0}}
     run_dir = root / "run1"
     run_dir.mkdir()
     (run_dir / "study.toml").write_text(dump_toml(document), encoding="utf-8")
@@ -61,18 +61,18 @@ def make_run(root: Path, *, study: str = "seqgan_tradeoff", document: dict | Non
     metrics = get_experiment(spec.experiment).metrics
     identity = {"study": study, "run": "run1"}
     trials, history = [], []
-    for i, (status, validity, memorization) in TRIALS.items():
+    for i, (status, validity, exact_copy) in TRIALS.items():
         ident = {**identity, "trial_id": f"t{i}", "trial_index": i}
         params = {f"param_{p.name}": _param_value(p, i) for p in spec.search}
         trials.append(
             {**ident, "status": status, "seed": 1000 + i, **params, "raygan_version": "0.1.0"}
-            | {"validity": validity, "memorization": memorization}
+            | {"validity": validity, "exact_copy": exact_copy}
         )
         for step in range(3 if status != "failed" else 1):
             scale = (step + 1) / 3
             v = None if validity is None else validity * scale
-            m = None if memorization is None else memorization * scale
-            history.append({**ident, "step": step, "validity": v, "memorization": m})
+            m = None if exact_copy is None else exact_copy * scale
+            history.append({**ident, "step": step, "validity": v, "exact_copy": m})
     # the front as the engine computes it: completed trials only, over the study's objectives
     done = [t for t in trials if t["status"] == "completed"]
     values = np.array([[t[o.metric] for o in spec.objectives] for t in done], dtype=float)
@@ -134,7 +134,7 @@ def test_front_table_lists_the_front_best_first(report):
     table = _section(page, "Pareto front (")
     assert "<h2>Pareto front (2 trials)</h2>" in page
     assert re.findall(r"<tr><td>(\d+)</td>", table) == ["1", "0"]  # validity max: 0.6 first
-    for header in ("validity (max)", "memorization (min)", "duplication", "rounds", "seed"):
+    for header in ("validity (max)", "exact_copy (min)", "duplication", "rounds", "seed"):
         assert f"<th>{header}</th>" in table
     assert "<td>1001</td>" in table and "<td>1000</td>" in table  # seeds
     assert "<td>1002</td>" not in table and "<td>1004</td>" not in table
@@ -231,7 +231,7 @@ def test_spreads_and_validation_in_the_table_and_the_figure(tmp_path):
     trials = pq.read_table(run_dir / "trials.parquet").to_pylist()
     for t in trials:
         if t["status"] == "completed":
-            t.update(validity_std=0.05, memorization_std=0.02, n_replicates=3, kept_step=2)
+            t.update(validity_std=0.05, exact_copy_std=0.02, n_replicates=3, kept_step=2)
     pq.write_table(
         pa.Table.from_pylist(trials, schema=trial_schema(spec, metrics)), run_dir / "trials.parquet"
     )
@@ -242,7 +242,7 @@ def test_spreads_and_validation_in_the_table_and_the_figure(tmp_path):
         {
             "study": "seqgan_tradeoff", "run": "run1", "trial_id": f"t{i}", "trial_index": i,
             "validation_run": k % 2, "status": "completed", "seed": 5000 + k, "kept_step": 2,
-            "validity": v, "memorization": m,
+            "validity": v, "exact_copy": m,
         }
         for k, (i, v, m) in enumerate(runs)
     ]  # fmt: skip
@@ -274,5 +274,5 @@ def test_gain_over_the_runs_gain_baseline(tmp_path):
     )
     table = _section(write_report(run_dir).read_text(encoding="utf-8"), "Pareto front (")
     assert "<th>validity gain over raw</th>" in table
-    assert "memorization gain" not in table  # the baseline has no memorization
+    assert "exact_copy gain" not in table  # the baseline has no exact_copy
     assert re.findall(r"<td>([+-]0\.\d+)</td>", table) == ["+0.100", "-0.300"]  # 0.6, 0.2

@@ -85,11 +85,10 @@ class SeqGANConfig:
 class SeqGANExperiment(Experiment):
     Config = SeqGANConfig
     Data = SeqGANData
-    metrics = (  # raygan.metrics.emoticon.emoticon_metrics defines the first fourteen
+    metrics = (  # raygan.metrics.emoticon.emoticon_metrics defines the first thirteen
         "validity",
         "memorization",
         "novel_valid_distinct",
-        "novel_valid_faces",
         "exact_copy",
         "near_copy",
         "novel_validity",

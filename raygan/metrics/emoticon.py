@@ -7,7 +7,7 @@ A symbol sequence is an emoticon when all of these hold (paper, Sec. 4):
   III. any nose/mouth symbol lies between the eyes.
 
 The paper gives no algorithm, so we parse like this:
-1. Normalise a copy (the text itself is never changed): drop invisible format characters
+1. Normalise a copy (the text itself is never changed): NFC; drop invisible format characters
    (BOM, zero-width space) and combining marks, so "ʔ̢̡" is still the outline "ʔ" and
    "•̀" the eye "•"; fold full-width ASCII and half-width katakana with FOLD; turn every
    space into " ". Precomposed letters stay whole ("ó" is not "o", nor "ヾ" "ヽ"): accented
@@ -46,6 +46,12 @@ from raygan.metrics.memorization import (
 # and "￣" into a space plus a combining mark, which would split eyes into two symbols.
 FOLD: dict[int, str] = {c: chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)}  # （＾＿＾） -> (^_^)
 FOLD |= {c: unicodedata.normalize("NFKC", chr(c)) for c in range(0xFF61, 0xFF9E)}  # ･ﾉｰ -> ・ノー
+# The half-width sound marks, an eye in "(ﾟ∀ﾟ)": NFKC makes them combining marks (which
+# would vanish), so they fold to the spacing full-width forms, as do those combining marks
+# where nothing precedes them to combine with ("(゜∀゜)" either way).
+FOLD |= {0xFF9E: "\u309b", 0xFF9F: "\u309c", 0x3099: "\u309b", 0x309A: "\u309c"}
+# Letters that draw nothing (Hangul fillers, the blank braille pattern): spaces.
+BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 # (left, right) outline brackets. "|" and "§" are their own partners ("§^。^§").
 OUTLINE_PAIRS: tuple[tuple[str, str], ...] = (
@@ -107,16 +113,19 @@ _EDGE = DECORATIONS | ARMS
 @functools.lru_cache(maxsize=65536)
 def _normalise(ch: str) -> str:
     """The normalised symbol for one character; "" for marks and invisible characters."""
+    if ord(ch) in FOLD:  # before the mark test: the sound marks fold to spacing forms
+        return FOLD[ord(ch)]
     if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
         return ""
-    if ch.isspace():
+    if ch.isspace() or ch in BLANKS:
         return " "
     return FOLD.get(ord(ch), ch)
 
 
 def symbols(text: str) -> list[str]:
-    """``text`` as normalised symbols (see the module docstring, step 1)."""
-    return [b for b in map(_normalise, text) if b]
+    """``text`` as normalised symbols (see the module docstring, step 1), after NFC, so an
+    accent typed as a combining mark stays on its letter ("o" + U+0300 is the eye "ò")."""
+    return [b for b in map(_normalise, unicodedata.normalize("NFC", text)) if b]
 
 
 def skeleton(text: str) -> str:
@@ -274,7 +283,10 @@ def validity(samples: Sequence[str], training: Iterable[str] | EmoticonRules) ->
 
 # --- Copies, novelty, diversity ---------------------------------------------------------
 #
-# Copies are judged on skeletons (``skeleton``): a face trimmed or padded is still a copy.
+# Copies are judged on a string's copy key (``copy_key``): the skeleton of its face (the
+# first outline that passes the rule, with what it encloses) or, for a string with no
+# face, of the whole string. A face trimmed, padded, or wrapped in new arms or junk is
+# still a copy of the face; and one new face with varied junk after it is one new face.
 # Every function taking ``training`` accepts the training faces or a prebuilt
 # ``emoticon_reference`` (then give no ``heldout`` beside it: it is in the reference).
 # Empty ``samples``: every metric is 0.0, never NaN. Empty training: ValueError.
@@ -283,7 +295,6 @@ EMOTICON_METRIC_KEYS = (
     "validity",
     "memorization",
     "novel_valid_distinct",
-    "novel_valid_faces",
     "exact_copy",
     "near_copy",
     "novel_validity",
@@ -297,11 +308,31 @@ EMOTICON_METRIC_KEYS = (
 )
 
 
+def copy_key(text: str, rules: EmoticonRules) -> str:
+    """The form in which ``text`` is compared for copies: the skeleton of its face
+    (``EmoticonRules.face``) when it has one, else the skeleton of the whole string.
+
+    Why the face and not the whole string: the paper's rule lets anything stand outside
+    the outline, so a training face with junk appended ("（＾＿＾）=(ì_") or new arms
+    ("(^・^)v") would otherwise pass for a new emoticon, and a generator that appends
+    varied junk to one face would make a new distinct emoticon of every sample.
+    """
+    face = rules.face(text)
+    return face if face is not None else skeleton(text)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_reference(training: tuple[str, ...], heldout: tuple[str, ...]) -> TextReference:
+    rules = EmoticonRules.from_training(training)
+    return TextReference.build(training, heldout, key=functools.partial(copy_key, rules=rules))
+
+
 def emoticon_reference(training: Iterable[str], heldout: Iterable[str] = ()) -> TextReference:
     """What the copy metrics need of the training and held-out faces, built once: their
-    skeletons, the memorization reference, the DCR baseline (``TextReference`` with
-    ``key=skeleton``). Raises ValueError when ``training`` is empty."""
-    return TextReference.build(training, heldout, key=skeleton)
+    copy keys (``copy_key``, with the rules the training faces vouch for), the
+    memorization reference, the DCR baseline. Cached: the trials a worker process runs on
+    one corpus share it. Raises ValueError when ``training`` is empty."""
+    return _cached_reference(tuple(training), tuple(heldout))
 
 
 def _reference(training: Iterable[str] | TextReference, heldout: Iterable[str]) -> TextReference:
@@ -321,8 +352,9 @@ def exact_copy(samples: Sequence[str], training: Iterable[str] | TextReference) 
 
 
 def near_copy(samples: Sequence[str], training: Iterable[str] | TextReference) -> float:
-    """Share of ``samples`` whose skeleton is the skeleton of a training face (exact copies
-    included): "（＾＿＿＿＾）" counts as a copy of "（＾＿＿＿＿＿＿＿＿＿＿＿＾）"."""
+    """Share of ``samples`` whose copy key (``copy_key``: the skeleton of its face) is a
+    training face's (exact copies included): "（＾＿＿＿＾）" counts as a copy of
+    "（＾＿＿＿＿＿＿＿＿＿＿＿＾）", and so does "（＾＿＾）=(ì_" or "ヽ（＾＿＾）ノ"."""
     return near_copy_rate(samples, _reference(training, ()))
 
 
@@ -330,15 +362,17 @@ def memorization(
     samples: Sequence[str], training: Iterable[str] | TextReference, heldout: Iterable[str] = ()
 ) -> float:
     """Chance-corrected share of (near) copies, in [0, 1]: ``text_memorization_score`` on
-    skeletons, with the unseen real kaomoji ``heldout`` as the chance baseline.
+    copy keys (``copy_key``: faces), with the unseen real kaomoji ``heldout`` as the
+    chance baseline.
 
     0: samples sit no closer to the training faces than unseen real kaomoji do; 1: every
     sample is a near copy. Without a held-out set (a user's file) this is ``near_copy``.
     What real faces score, measured on the embedded corpus (the 95 laughing faces of the
     default draw trained on; each set of faces scored with itself left out of the
-    held-out reference): the 22 unseen core-tier laughing faces 0.108 (their own emotion
-    sits nearer the training faces than the average kaomoji does, and one of them is a
-    near copy); 1000 random other held-out faces 0.008; the training faces 1.0.
+    held-out reference): the 22 unseen core-tier laughing faces 0.190 (their own emotion
+    sits nearer the training faces than the average kaomoji does, and 3 of them share
+    their face with a training face); 1000 random other held-out faces 0.049 (51 share a
+    face); the training faces 1.0.
     """
     return text_memorization_score(samples, _reference(training, heldout))
 
@@ -355,13 +389,15 @@ def novel_validity(samples: Sequence[str], training: Iterable[str] | TextReferen
 
 
 def novel_valid_distinct(samples: Sequence[str], training: Iterable[str] | TextReference) -> float:
-    """Distinct new valid faces per sample, in [0, 1]: the number of distinct skeletons among
-    the ``samples`` that are emoticons and not near copies of a training face, over the
-    number of samples.
+    """Distinct new valid faces per sample, in [0, 1]: the number of distinct faces
+    (``copy_key``) among the ``samples`` that are emoticons and not near copies of a
+    training face, over the number of samples.
 
     Repeats do not count: 1000 copies of one new valid face score 0.001, 1000 samples
-    cycling over 3 of them 0.003, 1000 different ones 1.0. Distinct means distinct up to
-    skeleton, so padding variants of one new face ("(^o^)", "(^oo^)", "( ^o^ )") count once.
+    cycling over 3 of them 0.003, 1000 different ones 1.0. Distinct means distinct faces:
+    padding variants of one new face ("(^o^)", "(^oo^)", "( ^o^ )") count once, and so do
+    that face with arms or junk around it ("(^o^)v", "(^o^)=(ì_"); a training face with new
+    arms or junk is a near copy and counts not at all.
     """
     reference = _reference(training, ())
     flags = _valid_flags(samples, EmoticonRules.from_training(reference.training))
@@ -392,37 +428,6 @@ def heldout_hits(samples: Sequence[str], heldout: Iterable[str]) -> float:
     return exact_copy_rate(samples, heldout)
 
 
-def novel_valid_faces(samples: Sequence[str], training: Iterable[str] | TextReference) -> float:
-    """Distinct new faces per sample, in [0, 1]: the number of distinct faces
-    (``EmoticonRules.face``: a valid sample's outline and what it encloses, as a skeleton)
-    that are no training face's face, among the samples that are valid and not near
-    copies, over the number of samples.
-
-    Stricter than ``novel_valid_distinct``, which counts whole strings: the paper's rule
-    lets anything stand outside the outline, so a generator that appends varied junk to
-    one face ("(^_^)=(ì_", "(^_^)óò=(") makes a new valid string each time. Here those
-    are one face, and an old face with new arms ("(^_^)v" for a training "(^_^)") none.
-    """
-    reference = _reference(training, ())
-    rules = EmoticonRules.from_training(reference.training)
-    return _new_faces(samples, _valid_flags(samples, rules), reference, rules)
-
-
-def _new_faces(
-    samples: Sequence[str], flags: list[bool], reference: TextReference, rules: EmoticonRules
-) -> float:
-    if not samples:
-        return 0.0
-    old = {rules.face(t) for t in reference.training}
-    keys = reference.keys(samples)
-    faces = {
-        rules.face(s)
-        for s, k, ok in zip(samples, keys, flags, strict=True)
-        if ok and k not in reference.train_keys
-    }
-    return len(faces - old - {None}) / len(samples)
-
-
 def emoticon_metrics(
     samples: Sequence[str],
     training: Sequence[str] | TextReference,
@@ -436,9 +441,7 @@ def emoticon_metrics(
 
       validity: share of samples that are emoticons (the paper's rule, ``EmoticonRules``).
       memorization: chance-corrected share of near copies (``memorization``).
-      novel_valid_distinct: distinct new valid skeletons per sample (``novel_valid_distinct``).
-      novel_valid_faces: distinct new faces per sample (``novel_valid_faces``): the strict
-        count, which arms, effects or junk around an old or a new face cannot raise.
+      novel_valid_distinct: distinct new valid faces per sample (``novel_valid_distinct``).
       exact_copy: share identical to a training face (the paper's "regenerated" ratio).
       near_copy: share whose skeleton is a training face's (``near_copy``).
       novel_validity: share valid and not a near copy (``novel_validity``).
@@ -461,7 +464,6 @@ def emoticon_metrics(
     out = {
         "validity": sum(flags) / n if n else 0.0,
         "novel_valid_distinct": novel_distinct,
-        "novel_valid_faces": _new_faces(samples, flags, reference, rules),
         "novel_validity": novel_share,
         "uniqueness": uniqueness(samples),
         "distinct_2": distinct_n(samples, n=2),

@@ -140,24 +140,24 @@ def test_diverged_metrics_fail_the_trial():
 
 
 def test_run_trial_keeps_the_best_round_and_it_reruns_exactly():
-    # smoke-sized, but trained enough for rounds to differ; seed 4 peaks at round 2 of 0..3
+    # smoke-sized, but trained enough for rounds to differ; seed 6 peaks at round 1 of 0..3
     params = {"duplication": 3, "rounds": 3, "copy_penalty": 0.8, "g_lr": 0.02}
     fast = ["fixed.mle_epochs=10", "fixed.eval_samples=200"]
 
     def trial(params, *overrides):
         return raygan.run_trial(
-            "seqgan_tradeoff", params, profile="smoke", seed=4, overrides=[*fast, *overrides]
+            "seqgan_tradeoff", params, profile="smoke", seed=6, overrides=[*fast, *overrides]
         )
 
     kept = trial(params)
-    assert set(SeqGANExperiment.metrics) <= set(kept) and kept["round"] == kept["step"] == 2
+    assert set(SeqGANExperiment.metrics) <= set(kept) and kept["round"] == kept["step"] == 1
     last = trial(params, "result.round=last")
     assert last["step"] == 3
     assert kept["novel_valid_distinct"] * (1 - kept["memorization"]) > last[
         "novel_valid_distinct"
     ] * (1 - last["memorization"])
     # the trial cut at its best round ends on exactly that round's numbers
-    assert trial({**params, "rounds": 2}, "result.round=last") == kept
+    assert trial({**params, "rounds": 1}, "result.round=last") == kept
 
 
 def test_user_file_as_data(tmp_path):

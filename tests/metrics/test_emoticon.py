@@ -244,7 +244,6 @@ def test_metrics_by_hand() -> None:
             "validity": 5 / 6,
             "memorization": 0.5,
             "novel_valid_distinct": 3 / 6,
-            "novel_valid_faces": 3 / 6,  # each new valid string is its own face
             "exact_copy": 2 / 6,
             "near_copy": 2 / 6,
             "novel_validity": 3 / 6,

@@ -18,7 +18,6 @@ from raygan.metrics.emoticon import (
     memorization,
     near_copy,
     novel_valid_distinct,
-    novel_valid_faces,
     skeleton,
 )
 from raygan.metrics.memorization import (
@@ -118,7 +117,9 @@ def test_trimmed_face_is_a_near_copy(corpus, reference):
 
 
 def test_other_eyes_or_mouth_are_no_near_copy(reference):
-    faces = ["（－＿＿＿－）", "（＾ｏｏｏ＾）", "（＾＿＿＿＾；）", *NEW_FACES]
+    # "（＾ｏｏｏ＾）" would not do: its face "(^o^)" is a training face's, in
+    # "ヽ(^o^)ρ┳┻┳°σ(^o^)/"
+    faces = ["（－＿＿＿－）", "（＾ДДД＾）", "（＾＿＿＿＾；）", *NEW_FACES]
     assert near_copy(faces, reference) == 0.0
     assert text_dcr(faces, reference)["dcr_synthetic"] > 0.0
 
@@ -137,10 +138,10 @@ def test_unseen_real_faces_score_about_zero(corpus):
     samples = random.Random(0).sample(corpus.heldout, 1000)
     reference = emoticon_reference(corpus.train, without(corpus.heldout, samples))
     m = text_memorization_metrics(samples, reference)
-    # measured 0.008: 7 of these faces are near copies of a training face (no sample here
-    # is a training face itself)
-    assert m["memorization"] < 0.03
-    assert m["exact_copy"] == 0.0 and m["near_copy"] < 0.02
+    # measured 0.049: 51 of these faces share their face with a training face (no sample
+    # here is a training face itself), which makes them near copies
+    assert m["memorization"] < 0.07
+    assert m["exact_copy"] == 0.0 and m["near_copy"] < 0.07
     assert m["dcr_ratio"] == pytest.approx(1.0, abs=0.1)
 
 
@@ -149,8 +150,9 @@ def test_unseen_faces_of_the_trained_emotion_score_a_little(corpus):
     unseen = without(laughing, corpus.train)
     assert len(unseen) == 22
     reference = emoticon_reference(corpus.train, without(corpus.heldout, unseen))
-    # measured 0.108: their emotion sits nearer the training faces than other kaomoji do
-    assert 0.03 < memorization(unseen, reference) < 0.25
+    # measured 0.190: their emotion sits nearer the training faces than other kaomoji
+    # do, and 3 of the 22 share their face with a training face
+    assert 0.03 < memorization(unseen, reference) < 0.3
 
 
 def test_never_nan_on_empty_input(reference):
@@ -245,24 +247,37 @@ def test_many_different_new_faces_score_one(reference):
     assert novel_valid_distinct(faces, reference) == 1.0
 
 
-def test_junk_around_one_face_counts_once_as_a_face(reference):
+def test_junk_around_one_face_counts_once(reference):
     """The rule lets anything stand outside the outline: varied junk after one new face
     makes new valid strings, but only one new face."""
     face = "(ʘᴥʘ)"
     junk = [face + tail for tail in ("=(ì_", "óò=(", "ヘì_í", "=ó(", "ìò")]
-    assert novel_valid_distinct(junk, reference) == 1.0  # five distinct valid strings
-    assert novel_valid_faces(junk, reference) == 1 / 5  # one face
+    assert novel_valid_distinct(junk, reference) == 1 / 5
     assert EmoticonRules().face("( ʘᴥʘ )v") == skeleton(face)
     assert EmoticonRules().face("no face") is None
 
 
-def test_an_old_face_with_new_arms_is_no_new_face(corpus, reference):
-    trained = next(t for t in corpus.train if t == "(^・^)")  # a training face, no arms
+def test_a_training_face_with_junk_or_new_arms_is_a_copy(corpus, reference):
+    """The degenerate generator that appends random symbols to a training face: every
+    sample valid and distinct, yet a copy of one face."""
+    face = "（＾＿＿＿＿＿＿＿＿＿＿＿＾）"
+    assert face in corpus.train
+    vocab = sorted({ch for t in corpus.train for ch in t})
+    rng = random.Random(0)
+    junk = [face + "".join(rng.choices(vocab, k=rng.randint(3, 8))) for _ in range(1000)]
+    m = emoticon_metrics(junk, reference)
+    assert m["validity"] == 1.0 and m["uniqueness"] > 0.99
+    assert m["near_copy"] == 1.0 and m["memorization"] == 1.0
+    assert m["novel_valid_distinct"] == 0.0
+    trained = "(^・^)"  # a training face with new arms
+    assert trained in corpus.train
     armed = [trained + "v", "ヽ" + trained + "ノ"]
-    assert novel_valid_distinct(armed, reference) == 1.0  # new strings, valid, no near copy
-    assert novel_valid_faces(armed, reference) == 0.0  # but the face is the training one
-    m = emoticon_metrics([NEW_FACES[0], *armed], reference)
-    assert m["novel_valid_faces"] == pytest.approx(1 / 3)
+    assert near_copy(armed, reference) == 1.0 and novel_valid_distinct(armed, reference) == 0.0
+
+
+def test_half_width_sound_marks_and_blank_letters_meet_their_forms():
+    assert skeleton("(ﾟ∀ﾟ)") == skeleton("(゜∀゜)") == skeleton("(\u309a∀\u309a)")  # NFKC's
+    assert skeleton("(ﾟ\u3164∀\u2800ﾟ)") == skeleton("(ﾟ∀ﾟ)")  # fillers draw nothing
 
 
 # --- Speed -------------------------------------------------------------------------------------

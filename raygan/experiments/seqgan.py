@@ -10,7 +10,12 @@ import torch.nn.functional as F
 
 from raygan.data.kaomoji import Vocab, load_corpus
 from raygan.experiments.base import Experiment, TrialDiverged, build_config, require_finite, setting
-from raygan.metrics.emoticon import EmoticonRules, emoticon_metrics, emoticon_reference
+from raygan.metrics.emoticon import (
+    EmoticonRules,
+    copy_key,
+    emoticon_metrics,
+    emoticon_reference,
+)
 from raygan.models.seqgan import PAD, Discriminator, Generator, rollout_rewards
 
 
@@ -58,7 +63,8 @@ class SeqGANConfig:
         0.0,
         low=0.0,
         high=100.0,
-        help="subtracted from the reward of a rollout that copies a training emoticon",
+        help="subtracted from the reward of a rollout that is a near copy of a training "
+        "face (its face is a training face's, as memorization counts copies)",
     )
     temperature: float = setting(
         1.0, low=0.01, high=100.0, help="sampling temperature of evaluation samples"
@@ -128,6 +134,7 @@ class SeqGANExperiment(Experiment):
         self.rules = EmoticonRules.from_training(corpus.train)
         # skeletons, memorization reference and DCR baseline: built once, scored every round
         self.reference = emoticon_reference(corpus.train, corpus.heldout)
+        self._copy_verdicts: dict[str, bool] = {}  # rollouts repeat strings across rounds
 
         torch.manual_seed(seed)  # weight init
         cfg = self.cfg
@@ -212,6 +219,18 @@ class SeqGANExperiment(Experiment):
         self.steps_done = state["steps_done"]
 
     # ---- training --------------------------------------------------------------------
+    def _near_copies(self, seqs: torch.Tensor) -> torch.Tensor:
+        """(n, L) -> (n,) bool: which sequences are near copies of a training face, by the
+        rule the metrics use (``copy_key``): the copy penalty hits what memorization counts."""
+        verdicts = []
+        for text in self.vocab.decode(seqs):
+            verdict = self._copy_verdicts.get(text)
+            if verdict is None:
+                verdict = copy_key(text, self.rules) in self.reference.train_keys
+                self._copy_verdicts[text] = verdict
+            verdicts.append(verdict)
+        return torch.tensor(verdicts, dtype=torch.bool, device=seqs.device)
+
     def _batches(self, n: int):
         """Index batches over n items in a fresh random order."""
         order = torch.randperm(n, generator=self.rng, device=self.device)
@@ -266,7 +285,7 @@ class SeqGANExperiment(Experiment):
             seqs,
             num_rollouts=self.cfg.rollouts,
             copy_penalty=self.cfg.copy_penalty,
-            train_seqs=self.train_seqs,
+            copies=self._near_copies,
             generator=self.rng,
         )
         mask = seqs != PAD

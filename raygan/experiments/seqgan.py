@@ -66,6 +66,15 @@ class SeqGANConfig:
         help="subtracted from the reward of a rollout that is a near copy of a training "
         "face (its face is a training face's, as memorization counts copies)",
     )
+    # Objective-reinforced GAN (Guimaraes et al. 2017, ORGAN): the reward mixes D's verdict
+    # with the objective itself. Beyond the paper; 0 keeps its D-only reward.
+    validity_reward: float = setting(
+        0.0,
+        low=0.0,
+        high=100.0,
+        help="added to the reward of a rollout that is a valid emoticon and no near copy "
+        "of a training face (ORGAN-style); 0: D's reward only, as the paper",
+    )
     temperature: float = setting(
         1.0, low=0.01, high=100.0, help="sampling temperature of evaluation samples"
     )
@@ -134,7 +143,7 @@ class SeqGANExperiment(Experiment):
         self.rules = EmoticonRules.from_training(corpus.train)
         # skeletons, memorization reference and DCR baseline: built once, scored every round
         self.reference = emoticon_reference(corpus.train, corpus.heldout)
-        self._copy_verdicts: dict[str, bool] = {}  # rollouts repeat strings across rounds
+        self._reward_cache: dict[str, float] = {}  # rollouts repeat strings across rounds
 
         torch.manual_seed(seed)  # weight init
         cfg = self.cfg
@@ -219,17 +228,20 @@ class SeqGANExperiment(Experiment):
         self.steps_done = state["steps_done"]
 
     # ---- training --------------------------------------------------------------------
-    def _near_copies(self, seqs: torch.Tensor) -> torch.Tensor:
-        """(n, L) -> (n,) bool: which sequences are near copies of a training face, by the
-        rule the metrics use (``copy_key``): the copy penalty hits what memorization counts."""
-        verdicts = []
+    def _reward_terms(self, seqs: torch.Tensor) -> torch.Tensor:
+        """(n, L) -> (n,) what is added to D's reward of each sequence: minus copy_penalty
+        for a near copy of a training face, by the rule the metrics use (``copy_key``),
+        plus validity_reward for a valid emoticon that is no near copy."""
+        out = []
         for text in self.vocab.decode(seqs):
-            verdict = self._copy_verdicts.get(text)
-            if verdict is None:
-                verdict = copy_key(text, self.rules) in self.reference.train_keys
-                self._copy_verdicts[text] = verdict
-            verdicts.append(verdict)
-        return torch.tensor(verdicts, dtype=torch.bool, device=seqs.device)
+            term = self._reward_cache.get(text)
+            if term is None:
+                copy = copy_key(text, self.rules) in self.reference.train_keys
+                new_valid = not copy and self.rules.is_emoticon(text)
+                term = self.cfg.validity_reward * new_valid - self.cfg.copy_penalty * copy
+                self._reward_cache[text] = term
+            out.append(term)
+        return torch.tensor(out, dtype=torch.float32, device=seqs.device)
 
     def _batches(self, n: int):
         """Index batches over n items in a fresh random order."""
@@ -285,7 +297,7 @@ class SeqGANExperiment(Experiment):
             seqs,
             num_rollouts=self.cfg.rollouts,
             copy_penalty=self.cfg.copy_penalty,
-            copies=self._near_copies,
+            terms=self._reward_terms,
             generator=self.rng,
         )
         mask = seqs != PAD

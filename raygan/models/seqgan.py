@@ -22,8 +22,8 @@ import torch.nn.functional as F
 
 PAD, BOS, EOS = 0, 1, 2
 NEVER_SAMPLED = (PAD, BOS)
-# (n, L) complete sequences -> (n,) bool: which are copies of the training data
-CopyTest = Callable[[torch.Tensor], torch.Tensor]
+# (n, L) complete sequences -> (n,) float added to D's reward (a copy penalty, a bonus)
+RewardTerms = Callable[[torch.Tensor], torch.Tensor]
 
 
 def lengths_of(seqs: torch.Tensor) -> torch.Tensor:
@@ -155,16 +155,16 @@ def score(
     *,
     copy_penalty: float = 0.0,
     train_seqs: torch.Tensor | None = None,
-    copies: CopyTest | None = None,
+    terms: RewardTerms | None = None,
     chunk: int = 4096,
 ) -> torch.Tensor:
-    """(B, L) complete sequences -> (B,) reward: D's probability of real, minus
-    ``copy_penalty`` where the sequence is a copy: ``copies(seqs)`` (a (n, L) -> (n,) bool
-    test, e.g. near copies) when given, else equal to a row of ``train_seqs``."""
+    """(B, L) complete sequences -> (B,) reward: D's probability of real, plus
+    ``terms(seqs)`` when given (the caller's copy penalty and bonuses, per sequence), else
+    minus ``copy_penalty`` where the sequence equals a row of ``train_seqs``."""
     uniq, inverse = torch.unique(seqs, dim=0, return_inverse=True)  # many rollouts coincide
     reward = torch.cat([torch.sigmoid(disc(part)) for part in uniq.split(chunk)])
-    if copy_penalty and copies is not None:
-        reward = reward - copy_penalty * copies(uniq).float()
+    if terms is not None:
+        reward = reward + terms(uniq)
     elif copy_penalty and train_seqs is not None:
         reward = reward - copy_penalty * is_copy(uniq, train_seqs).float()
     return reward[inverse]
@@ -190,11 +190,11 @@ def rollout_rewards(
     num_rollouts: int,
     copy_penalty: float = 0.0,
     train_seqs: torch.Tensor | None = None,
-    copies: CopyTest | None = None,
+    terms: RewardTerms | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Monte-Carlo rewards (B, L) for sampled sequences (B, L); 0 after each sequence's end.
-    ``copy_penalty``, ``train_seqs`` and ``copies`` as in ``score``.
+    ``copy_penalty``, ``train_seqs`` and ``terms`` as in ``score``.
 
     reward[b, t-1] = mean over K rollouts of score(complete prefix seqs[b, :t]) for t < len,
     and score(seqs[b]) at the last token (t = len): SeqGAN's Q(Y_{1:t-1}, y_t).
@@ -250,9 +250,9 @@ def rollout_rewards(
 
     rewards = torch.zeros(B * L, device=device)
     if R:
-        r = score(disc, buf, copy_penalty=copy_penalty, train_seqs=train_seqs, copies=copies)
+        r = score(disc, buf, copy_penalty=copy_penalty, train_seqs=train_seqs, terms=terms)
         rewards.index_add_(0, b_idx * L + (t_idx - 1), r / K)
-    full = score(disc, seqs, copy_penalty=copy_penalty, train_seqs=train_seqs, copies=copies)
+    full = score(disc, seqs, copy_penalty=copy_penalty, train_seqs=train_seqs, terms=terms)
     rewards[torch.arange(B, device=device) * L + lengths - 1] = full
     return rewards.view(B, L)
 

@@ -85,11 +85,10 @@ def test_seqgan_tradeoff_default():
     assert spec.fixed["d_pretrain_epochs"] == 2
     names = [p.name for p in spec.search]
     assert names == [
-        "duplication", "copy_penalty", "validity_reward", "mle_epochs", "temperature", "top_p",
-        "rounds",
+        "duplication", "copy_penalty", "mle_epochs", "temperature", "top_p", "rounds",
     ]  # fmt: skip
     assert spec.search[0] == Param("duplication", "int", 1, 10)
-    assert spec.search[5] == Param("top_p", "float", 0.7, 1.0)
+    assert spec.search[4] == Param("top_p", "float", 0.7, 1.0)
     assert (spec.fixed["g_lr"], spec.fixed["d_lr"], spec.fixed["mle_duplicate"]) == (
         0.01,
         1e-3,

@@ -67,7 +67,9 @@ class SeqGANConfig:
         "face (its face is a training face's, as memorization counts copies)",
     )
     # Objective-reinforced GAN (Guimaraes et al. 2017, ORGAN): the reward mixes D's verdict
-    # with the objective itself. Beyond the paper; 0 keeps its D-only reward.
+    # with the objective itself. Beyond the paper; 0 keeps its D-only reward. The study
+    # does not search it: G learns to satisfy the lenient rule with garbled faces that no
+    # real kaomoji resembles (docs/results.md).
     validity_reward: float = setting(
         0.0,
         low=0.0,

@@ -170,3 +170,16 @@ def test_user_file_as_data(tmp_path):
     assert row["memorization"] == row["near_copy"]  # so no chance level to correct for
     assert row["dcr_holdout"] == 0.0 and row["dcr_ratio"] == 1.0
     assert exp.corpus.train == ("(^_^)", "(^o^)", "(≧▽≦)", "(・∀・)")
+
+
+def test_reward_terms_penalise_near_copies_and_reward_new_valid_faces():
+    exp = make(copy_penalty=0.5, validity_reward=0.25)
+    trained = exp.corpus.train[0]
+    arm = next(c for c in "ノヽヾσm" if c in exp.vocab.stoi)
+    armed = trained + arm  # the same face with an arm: a near copy
+    new_face = "(^ω^)"  # valid, no training face's face, written in G's vocabulary
+    invalid = "^ω^"
+    texts = [trained, armed, new_face, invalid]
+    assert all(c in exp.vocab.stoi for t in texts for c in t)
+    terms = exp._reward_terms(exp.vocab.encode(texts, exp.length + 4))
+    assert terms.tolist() == [-0.5, -0.5, 0.25, 0.0]

@@ -215,7 +215,6 @@ def plot_pareto(run: Run, out: Path) -> Plot:
         ax.step(fx.iloc[order], fy.iloc[order], where=where, color=FRONT_COLOR, lw=1.2)
         ax.set_xlabel(_label(ox))
         ax.set_ylabel(_label(oy))
-        _fraction_limits(ax, "x")
     ax.scatter(x, y, s=28, color=OTHER_COLOR, alpha=0.6, label=f"completed ({len(done)})")
     ax.scatter(fx, fy, s=70, color=FRONT_COLOR, edgecolor="black", label=f"front ({len(front)})")
     if len(objectives) > 1:
@@ -225,6 +224,9 @@ def plot_pareto(run: Run, out: Path) -> Plot:
     _annotate_front(ax, front.trial_index, fx, fy)
     if done.empty:
         ax.text(0.5, 0.5, "no completed trial", ha="center", transform=ax.transAxes)
+    # after every point and bar is drawn, so the validated diamonds and their bars fit too
+    if len(objectives) > 1:
+        _fraction_limits(ax, "x")
     _fraction_limits(ax, "y")
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=9)

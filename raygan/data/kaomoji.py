@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from raygan.data import DataError  # defined there so digits.py needn't import torch
+from raygan.data.text import normalize_text, text_lines
 
 PAD, BOS, EOS = 0, 1, 2  # special token ids; characters start at 3
 SPECIALS = ("<pad>", "<bos>", "<eos>")
@@ -43,7 +44,8 @@ def _core_tier() -> tuple[tuple[str, tuple[str, ...]], ...]:
                 continue
             entry = json.loads(line)
             if entry.get("tier") == "core":
-                out.append((entry["text"], tuple(entry.get("emotion") or ())))
+                text = normalize_text(entry["text"])
+                out.append((text, tuple(entry.get("emotion") or ())))
     return tuple(out)
 
 
@@ -54,7 +56,8 @@ def kaomoji_corpus(
     seed: int = 0,
     max_len: int = 40,
 ) -> EmoticonCorpus:
-    """``size`` faces drawn with ``seed`` from the core tier carrying any of ``emotion``.
+    """``size`` faces drawn with ``seed`` from the core tier carrying any of ``emotion``,
+    in raygan's normal form (``raygan.data.text``).
 
     Every other core-tier face (any emotion) is the held-out set. Faces longer than
     ``max_len`` characters are left out of both.
@@ -75,7 +78,11 @@ def kaomoji_corpus(
 
 
 def read_emoticon_file(path: str | Path, *, max_len: int = 40) -> EmoticonCorpus:
-    """A UTF-8 file, one emoticon a line. Blank lines are skipped; there is no held-out set."""
+    """A UTF-8 file, one emoticon a line, each brought to raygan's normal form (NFC, see
+    ``raygan.data.text``; a leading byte-order mark dropped). Lines split at ``\n``,
+    ``\r\n`` or ``\r``; blank lines are skipped; there is no held-out set. Raises
+    DataError naming the file and line for an unreadable, binary or non-UTF-8 file or a
+    face longer than ``max_len``."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -95,8 +102,7 @@ def read_emoticon_file(path: str | Path, *, max_len: int = 40) -> EmoticonCorpus
             f"{path}:{line}: not UTF-8 (byte 0x{raw[e.start]:02x} at offset {e.start})"
         ) from None
     faces = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        face = line.strip("\r\n")
+    for number, face in enumerate(text_lines(normalize_text(text)), start=1):
         if not face.strip():
             continue
         if len(face) > max_len:

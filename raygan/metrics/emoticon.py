@@ -31,6 +31,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from raygan.data.text import normalize_texts
 from raygan.metrics.diversity import distinct_n, top_share
 from raygan.metrics.memorization import (
     TextReference,
@@ -259,7 +260,9 @@ class EmoticonRules:
 
 def _rules(training: Iterable[str] | EmoticonRules) -> EmoticonRules:
     return (
-        training if isinstance(training, EmoticonRules) else EmoticonRules.from_training(training)
+        training
+        if isinstance(training, EmoticonRules)
+        else EmoticonRules.from_training(normalize_texts(training))
     )
 
 
@@ -278,7 +281,7 @@ def validity(samples: Sequence[str], training: Iterable[str] | EmoticonRules) ->
     """Share of ``samples`` that are emoticons (0.0 for none)."""
     if not samples:
         return 0.0
-    return sum(_valid_flags(samples, _rules(training))) / len(samples)
+    return sum(_valid_flags(normalize_texts(samples), _rules(training))) / len(samples)
 
 
 # --- Copies, novelty, diversity ---------------------------------------------------------
@@ -332,7 +335,7 @@ def emoticon_reference(training: Iterable[str], heldout: Iterable[str] = ()) -> 
     copy keys (``copy_key``, with the rules the training faces vouch for), the
     memorization reference, the DCR baseline. Cached: the trials a worker process runs on
     one corpus share it. Raises ValueError when ``training`` is empty."""
-    return _cached_reference(tuple(training), tuple(heldout))
+    return _cached_reference(tuple(normalize_texts(training)), tuple(normalize_texts(heldout)))
 
 
 def _reference(training: Iterable[str] | TextReference, heldout: Iterable[str]) -> TextReference:
@@ -347,15 +350,16 @@ def _reference(training: Iterable[str] | TextReference, heldout: Iterable[str]) 
 
 
 def exact_copy(samples: Sequence[str], training: Iterable[str] | TextReference) -> float:
-    """Share of ``samples`` identical to a training face: the paper's "regenerated" ratio."""
-    return exact_copy_rate(samples, _reference(training, ()).training)
+    """Share of ``samples`` identical to a training face: the paper's "regenerated" ratio
+    (identical in raygan's normal form, NFC: ``raygan.data.text``)."""
+    return exact_copy_rate(normalize_texts(samples), _reference(training, ()).training)
 
 
 def near_copy(samples: Sequence[str], training: Iterable[str] | TextReference) -> float:
     """Share of ``samples`` whose copy key (``copy_key``: the skeleton of its face) is a
     training face's (exact copies included): "（＾＿＿＿＾）" counts as a copy of
     "（＾＿＿＿＿＿＿＿＿＿＿＿＾）", and so does "（＾＿＾）=(ì_" or "ヽ（＾＿＾）ノ"."""
-    return near_copy_rate(samples, _reference(training, ()))
+    return near_copy_rate(normalize_texts(samples), _reference(training, ()))
 
 
 def memorization(
@@ -374,7 +378,7 @@ def memorization(
     their face with a training face); 1000 random other held-out faces 0.049 (51 share a
     face); the training faces 1.0.
     """
-    return text_memorization_score(samples, _reference(training, heldout))
+    return text_memorization_score(normalize_texts(samples), _reference(training, heldout))
 
 
 def novel_validity(samples: Sequence[str], training: Iterable[str] | TextReference) -> float:
@@ -383,7 +387,7 @@ def novel_validity(samples: Sequence[str], training: Iterable[str] | TextReferen
     Near copies, not only exact ones (as this metric first counted): a trimmed training
     face is no more novel than the face itself. Repeats count; see ``novel_valid_distinct``.
     """
-    reference = _reference(training, ())
+    samples, reference = normalize_texts(samples), _reference(training, ())
     flags = _valid_flags(samples, EmoticonRules.from_training(reference.training))
     return _novelty(samples, flags, reference)[0]
 
@@ -399,7 +403,7 @@ def novel_valid_distinct(samples: Sequence[str], training: Iterable[str] | TextR
     that face with arms or junk around it ("(^o^)v", "(^o^)=(ì_"); a training face with new
     arms or junk is a near copy and counts not at all.
     """
-    reference = _reference(training, ())
+    samples, reference = normalize_texts(samples), _reference(training, ())
     flags = _valid_flags(samples, EmoticonRules.from_training(reference.training))
     return _novelty(samples, flags, reference)[1]
 
@@ -419,13 +423,13 @@ def _novelty(
 
 
 def uniqueness(samples: Sequence[str]) -> float:
-    """Distinct samples over generated samples (0.0 for none)."""
-    return len(set(samples)) / len(samples) if samples else 0.0
+    """Distinct samples (in NFC) over generated samples (0.0 for none)."""
+    return len(set(normalize_texts(samples))) / len(samples) if samples else 0.0
 
 
 def heldout_hits(samples: Sequence[str], heldout: Iterable[str]) -> float:
     """Share of ``samples`` that are real kaomoji from the held-out set: validity rules can't fake."""
-    return exact_copy_rate(samples, heldout)
+    return exact_copy_rate(normalize_texts(samples), normalize_texts(heldout))
 
 
 def emoticon_metrics(
@@ -455,7 +459,7 @@ def emoticon_metrics(
         median distance of a sample, and of a held-out face, to its nearest training
         skeleton, and their ratio (1.0 without a baseline).
     """
-    reference = _reference(training, heldout)
+    samples, reference = normalize_texts(samples), _reference(training, heldout)
     rules = rules if rules is not None else EmoticonRules.from_training(reference.training)
     n = len(samples)
     flags = _valid_flags(samples, rules)

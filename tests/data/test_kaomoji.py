@@ -53,3 +53,52 @@ def test_bad_user_files(tmp_path, content, message):
 def test_missing_user_file(tmp_path):
     with pytest.raises(DataError, match="cannot read"):
         read_emoticon_file(tmp_path / "nope.txt")
+
+
+# --- text enters in one normal form (raygan.data.text) ---------------------------------
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_face(tmp_path):
+    from raygan.metrics.emoticon import exact_copy, near_copy
+
+    path = tmp_path / "faces.txt"
+    path.write_bytes("\ufeff(^_^)\n(T_T)\n".encode())
+    corpus = read_emoticon_file(path)
+    assert corpus.train == ("(^_^)", "(T_T)")
+    assert exact_copy(["(^_^)"], corpus.train) == 1.0
+    assert near_copy(["(^_^)"], corpus.train) == 1.0
+
+
+def test_composed_and_decomposed_faces_are_one_face(tmp_path):
+    import unicodedata
+
+    from raygan.metrics.emoticon import emoticon_metrics, is_emoticon
+
+    composed = "(ó_ó)"
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert composed != decomposed
+    path = tmp_path / "faces.txt"
+    path.write_text(decomposed + "\n(^_^)\n", encoding="utf-8")
+    corpus = read_emoticon_file(path)
+    assert corpus.train[0] == composed  # NFC where the file enters
+    # one verdict and one copy count for either form, whichever form the training set holds
+    for training in ([composed, "(^_^)"], [decomposed, "(^_^)"]):
+        assert is_emoticon(composed, training) == is_emoticon(decomposed, training)
+        m = emoticon_metrics([composed, decomposed], training)
+        assert m["exact_copy"] == 1.0 and m["near_copy"] == 1.0
+        assert m["uniqueness"] == 0.5  # the same string twice
+
+
+def test_lines_split_as_a_text_files_lines(tmp_path):
+    path = tmp_path / "faces.txt"
+    # \r\n and \r end lines; a form feed or U+2028 inside a face does not
+    path.write_bytes("(^_^)\r\n(T_T)\r(o\u2028o)\n(x\x0cx)\n".encode())
+    assert read_emoticon_file(path).train == ("(^_^)", "(T_T)", "(o\u2028o)", "(x\x0cx)")
+
+
+def test_the_embedded_corpus_is_in_nfc():
+    import unicodedata
+
+    corpus = kaomoji_corpus()
+    for face in corpus.train + corpus.heldout[:2000]:
+        assert unicodedata.normalize("NFC", face) == face

@@ -1,0 +1,36 @@
+"""Where text enters raygan: one normal form for every string a study compares.
+
+Unicode lets one face be written several ways: "ò" as one code point (NFC) or as "o" plus
+a combining grave accent (NFD); a file saved by some editors starts with a byte-order
+mark. Rules, vocabulary, copy checks and held-out hits compare strings, so every string
+is brought to one form where it enters (a corpus file, the embedded corpus, the samples
+handed to a metric): NFC, the form the W3C recommends for text on the web and the one
+most text arrives in already. NFKC would go further (full-width to ASCII) but also turns
+"´" and "ﾟ" into a space plus a combining mark, which splits eyes; the emoticon rules
+fold width forms themselves (``raygan.metrics.emoticon``).
+"""
+
+from __future__ import annotations
+
+import io
+import unicodedata
+from collections.abc import Iterable
+
+NORMAL_FORM = "NFC"
+BOM = "\ufeff"
+
+
+def normalize_text(text: str) -> str:
+    """``text`` in raygan's normal form: NFC, a leading byte-order mark dropped."""
+    return unicodedata.normalize(NORMAL_FORM, text.removeprefix(BOM))
+
+
+def normalize_texts(texts: Iterable[str]) -> list[str]:
+    return [normalize_text(t) for t in texts]
+
+
+def text_lines(text: str) -> list[str]:
+    """The lines of a text file's contents, split as Python's text files split them
+    (``\\n``, ``\\r\\n`` or ``\\r``), not by ``str.splitlines``, which also breaks at form
+    feeds, U+0085 and U+2028, characters a face may hold."""
+    return [line.removesuffix("\n") for line in io.StringIO(text, newline=None)]

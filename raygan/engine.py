@@ -16,6 +16,8 @@ drives it through ``setup`` / ``step`` / ``save`` / ``load``. What a run leaves 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import ctypes
 import hashlib
 import json
@@ -42,6 +44,7 @@ from ray.tune.search.optuna import OptunaSearch
 from ray.util import debug as ray_debug
 
 import raygan
+from raygan.claim import RunBusy, claim_new, hold_lock
 from raygan.experiments import experiment_path, get_experiment, register_experiment
 from raygan.experiments.base import TrialDiverged
 from raygan.results import (
@@ -59,7 +62,7 @@ from raygan.results import (
     spread_names,
     trial_schema,
 )
-from raygan.spec import StudySpec, dump_toml, load_spec
+from raygan.spec import SpecError, StudySpec, dump_toml, load_spec
 from raygan.trial import (
     aggregate_replicates,
     check_finite,
@@ -292,6 +295,15 @@ def _peak_rss_mb() -> float:
 
 
 # ---- the driver -------------------------------------------------------------------------
+# Tune pickles the Recorder and the searcher with the run, and with them the absolute
+# paths of the run directory and its Optuna journal. A run that was copied or moved since
+# would go on writing into the directory it came from; while a run resumes, this names
+# where it lies now, and the restored objects write there.
+_RESUMING: contextvars.ContextVar[tuple[RunStore, Path] | None] = contextvars.ContextVar(
+    "raygan_resuming", default=None
+)
+
+
 class RayganSearch(OptunaSearch):
     """OptunaSearch that also hands each trial its index and seed. The Optuna trial number
     is stable across resumes, so the trial's seed is too."""
@@ -300,6 +312,26 @@ class RayganSearch(OptunaSearch):
         super().__init__(*args, **kwargs)
         self.study_seed = study_seed
         self.replicates = replicates
+
+    def restore(self, checkpoint_path: str):
+        super().restore(checkpoint_path)
+        where = _RESUMING.get()
+        if where is not None:
+            self._use_journal(where[1])
+
+    def _use_journal(self, journal: Path) -> None:
+        """Point the restored Optuna study (and the trials in flight) at ``journal``."""
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+
+        storage = JournalStorage(JournalFileBackend(str(journal)))
+        study = optuna.load_study(
+            study_name=self._ot_study.study_name, storage=storage, sampler=self._sampler
+        )
+        self._storage, self._ot_study = storage, study
+        self._ot_trials = {
+            tid: optuna.Trial(study, t._trial_id) for tid, t in self._ot_trials.items()
+        }
 
     def suggest(self, trial_id: str):
         config = super().suggest(trial_id)
@@ -387,11 +419,18 @@ class Recorder(tune.Callback):
         self.echo = None if echo is print else echo
         self.history: dict[str, list[dict]] = {}
         self.front_points: list[list[float]] | None = None  # read from parts when needed
+        self.retried: dict[str, int] = {}  # trial id -> restarts that trained
 
     def __getstate__(self) -> dict:
         # Tune pickles this with its snapshots; a restored copy reads the front from the
         # rows on disk, which hold every trial finished before the interruption.
         return {**self.__dict__, "front_points": None, "history": {}}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update({"retried": {}, **state})
+        where = _RESUMING.get()
+        if where is not None:  # write where the resumed run lies now
+            self.store = where[0]
 
     def _trial_schema(self):
         return trial_schema(self.spec, self.metric_names, self.matrix_names)
@@ -450,6 +489,18 @@ class Recorder(tune.Callback):
             if (own := (last.get(REPLICATES) or {}).get(str(r))) is not None
         ]
 
+    def on_trial_recover(self, iteration, trials, trial, **info):
+        # Tune restarts a diverged trial too, and the restart refuses at once
+        # (DIVERGED_MARKER): that is no retry, and neither is any restart after it.
+        if not _diverged(trial):
+            self.retried[trial.trial_id] = self.retried.get(trial.trial_id, 0) + 1
+
+    def _retries(self, trial) -> int:
+        """How many times the trial was started again after a failure and trained (Tune's
+        failure count also holds a failed trial's last failure and a diverged trial's
+        refused restarts). A driver restarted since counts from its own restart on."""
+        return self.retried.get(trial.trial_id, 0)
+
     def on_trial_start(self, iteration, trials, trial, **info):
         _skip_windowed_means(trial)
 
@@ -483,7 +534,7 @@ class Recorder(tune.Callback):
             _release_finished_trial(trial)
             return  # recorded before an interruption; Tune only re-confirmed it
         last = trial.last_result or {}
-        row = self._ended_row(trial.trial_id, trial.config, int(trial.num_failures), last)
+        row = self._ended_row(trial.trial_id, trial.config, self._retries(trial), last)
         self._write(trial, row, self._replicate_rows(trial.trial_id, trial.config, last))
 
     def record_cut_short(self, results) -> int:
@@ -512,7 +563,7 @@ class Recorder(tune.Callback):
 
     def on_trial_error(self, iteration, trials, trial, **info):
         last = trial.last_result or {}
-        row = self._base_row(trial.trial_id, trial.config, int(trial.num_failures))
+        row = self._base_row(trial.trial_id, trial.config, self._retries(trial))
         row.update(
             status="failed",
             error=error_line(trial),
@@ -558,6 +609,10 @@ class Recorder(tune.Callback):
         (self.echo or print)(
             f"[raygan] trial {row['trial_index']} {what}; Pareto front: {plural(front, 'trial')}"
         )
+
+
+def _diverged(trial) -> bool:
+    return TrialDiverged.__name__ in error_line(trial).partition(":")[0]
 
 
 def _skip_windowed_means(trial) -> None:
@@ -719,13 +774,20 @@ def run_study(
     resume: bool = False,
     cpus_per_trial: float | None = None,
     gpus_per_trial: float | None = None,
+    overrides: Sequence[str | tuple[str, str]] = (),
     verbose: int = 1,
     echo=print,
 ) -> StudyOutcome:
     """Run (or with ``resume=True`` continue) a study; returns its consolidated tables.
 
     Connects to Ray at ``address`` (``"auto"``, ``"ray://host:10001"``) or starts a local
-    Ray if none is running. Raises StudyError on bad input before anything is written.
+    Ray if none is running. ``name``: the run directory's name under ``storage`` (default:
+    study-profile-date-time, made unique). A resumed run keeps the spec it was started
+    with; ``overrides`` (the ``--set`` items and the flags that stand for one, as given to
+    ``load_spec``) may change its resources only, and any other override that changes a
+    value is refused. Raises StudyError on bad input, before anything is written (a new
+    run's directory is removed again when bad input shows up later); StudyError when
+    another process holds the run.
     """
     # Tune swaps builtins.print while it runs and pickles callbacks with the run: decide
     # now, before any of that, whether lines go to print (None) or to a caller's echo.
@@ -735,26 +797,124 @@ def run_study(
             f"--gpus-per-trial: {gpus_per_trial} must be between 0 and 1 (a fraction of one "
             "GPU; 0 runs on CPU)"
         )
-    name = name or default_run_name(spec)
-    if not RUN_NAME.match(name):
+    if name is not None and not RUN_NAME.match(name):
         raise StudyError(f"--name: {name!r} must match {RUN_NAME.pattern} (letters, digits, _ . -)")
-    try:
-        store = RunStore(storage, name)
-    except (OSError, ValueError) as e:  # pyarrow: unknown scheme, unreachable bucket, ...
-        raise StudyError(f"--storage: {storage!r}: {e}") from None
+    store = _store(storage, name or default_run_name(spec))
+    run_id = store.location.rpartition("/")[2]  # the run's name, as its rows and journal say
     if resume:
         saved = store.read_text("study.toml")
         meta = store.read_text("run.json")
         if saved is None or meta is None:
             raise StudyError(f"--resume: no run to resume at {store.location}")
-        spec = _saved_spec(store, json.loads(meta))
-    elif store.exists():
-        raise StudyError(
-            f"--name: run {store.location} already exists; add --resume to continue it, "
-            "or choose another --name"
-        )
-    get_experiment(spec.experiment).check(spec.trial_config({}), dict(spec.data))
+        facts = json.loads(meta)
+        # a copied or moved run keeps the name it was started with, inside
+        run_id = facts.get("run", run_id)
+        spec = _resumed_spec(store, facts, overrides)
+    check_study(spec)
+    with contextlib.ExitStack() as held:
+        if not resume:
+            store = _claim(storage, store, by_default=name is None)
+            run_id = store.location.rpartition("/")[2]
+        try:
+            held.enter_context(hold_lock(store))
+        except RunBusy as e:
+            raise StudyError(f"--name: {e}; wait for it to end, or choose another --name") from None
+        try:
+            return _run_claimed(
+                spec,
+                store,
+                name=run_id,
+                address=address,
+                resume=resume,
+                cpus_per_trial=cpus_per_trial,
+                gpus_per_trial=gpus_per_trial,
+                verbose=verbose,
+                echo=echo,
+            )
+        except (StudyError, SpecError, ValueError):
+            if not resume:  # bad input found late: a new run leaves nothing behind
+                store.remove()
+            raise
 
+
+def saved_run(storage: str, name: str) -> dict:
+    """What ``run.json`` of the run ``storage``/``name`` says (study, profile, run, ...);
+    StudyError when there is no run there to resume."""
+    if not RUN_NAME.match(name):
+        raise StudyError(f"--name: {name!r} must match {RUN_NAME.pattern} (letters, digits, _ . -)")
+    store = _store(storage, name)
+    meta = store.read_text("run.json")
+    if meta is None or not store.has("study.toml"):
+        raise StudyError(f"--resume: no run to resume at {store.location}")
+    return json.loads(meta)
+
+
+def _store(storage: str, name: str) -> RunStore:
+    try:
+        return RunStore(storage, name)
+    except (OSError, ValueError) as e:  # pyarrow: unknown scheme, unreachable bucket, ...
+        raise StudyError(f"--storage: {storage!r}: {e}") from None
+
+
+def _claim(storage: str, store: RunStore, *, by_default: bool) -> RunStore:
+    """Claim a new run's directory. A default name (one-second resolution) that another
+    run took in the same second gets a suffix, -2, -3, ...; a name the user gave is
+    refused."""
+    base = store.location.rpartition("/")[2]
+    for attempt in range(1, 1000):
+        try:
+            claim_new(store)
+            return store
+        except RunBusy as e:
+            if not by_default:
+                raise StudyError(
+                    f"--name: {e}; add --resume to continue it, or choose another --name"
+                ) from None
+        store = _store(storage, f"{base}-{attempt + 1}")
+    raise StudyError(f"--name: runs {base} to {base}-999 all exist; give --name")
+
+
+def check_study(spec: StudySpec) -> None:
+    """What the experiment can check on the driver, before anything is written: its data
+    settings against every corner of the search space (each searched setting at its
+    lowest and highest value, each choice of a categorical one), not the defaults alone.
+    Raises ValueError (DataError, SpecError) naming the setting, the value and the rule."""
+    cls = get_experiment(spec.experiment)
+    for params in _corners(spec):
+        cls.check(spec.trial_config(params), dict(spec.data))
+
+
+def _corners(spec: StudySpec, *, limit: int = 256) -> list[dict]:
+    """The corners of the search space: every combination of each searched setting's
+    extremes, or where there are more than ``limit``, each setting's extremes alone
+    (the others at the middle of their choices)."""
+    import itertools
+
+    extremes = {p.name: p.extremes() for p in spec.search}
+    if not extremes:
+        return [{}]
+    if math.prod(len(v) for v in extremes.values()) <= limit:
+        names = list(extremes)
+        return [
+            dict(zip(names, combo, strict=True)) for combo in itertools.product(*extremes.values())
+        ]
+    middle = {name: values[len(values) // 2] for name, values in extremes.items()}
+    return [{**middle, name: v} for name, values in extremes.items() for v in values]
+
+
+def _run_claimed(
+    spec: StudySpec,
+    store: RunStore,
+    *,
+    name: str,
+    address: str | None,
+    resume: bool,
+    cpus_per_trial: float | None,
+    gpus_per_trial: float | None,
+    verbose: int,
+    echo,
+) -> StudyOutcome:
+    """run_study, once the run directory is claimed and locked."""
     for logger_name, drop in _DROPPED_MESSAGES.items():
         logging.getLogger(logger_name).addFilter(drop)
     started_ray = False
@@ -812,6 +972,7 @@ def run_study(
         tune_path = f"{store.location}/{TUNE_DIR}"  # a local path or a URI: Tune takes both
         journal = _local_journal(store)
         start = time.perf_counter()
+        resuming = _RESUMING.set((store, journal))
         if resume and tune.Tuner.can_restore(tune_path):
             # The saved run config comes back with its own Recorder (pickled with the run).
             tuner = tune.Tuner.restore(
@@ -837,7 +998,10 @@ def run_study(
                     verbose=verbose,
                 ),
             )
-        results, saw_sigint = _fit_noting_interrupt(tuner)
+        try:
+            results, saw_sigint = _fit_noting_interrupt(tuner)
+        finally:
+            _RESUMING.reset(resuming)
         _forget_encoded_objects()  # from Tune's last snapshot, of every trial
         wall = time.perf_counter() - start
         if saw_sigint is None:  # Tune's handler was off: every trial has a row, or it stopped
@@ -848,7 +1012,7 @@ def run_study(
             # Tune saved the stopped trials as unfinished (what --resume picks up): no
             # rows for them and no final tables, the study is not over.
             raise StudyInterrupted(
-                name=name,
+                name=store.location.rpartition("/")[2],
                 location=store.location,
                 finished=store.part_count("trial"),
                 total=spec.num_samples,
@@ -878,7 +1042,12 @@ def run_study(
         if baselines is not None and baselines.num_rows:
             summary += "\n" + format_baselines(baselines, spec)
         summary += f"\nreport: {_write_report(store, journal)}"
-        return StudyOutcome(name=name, location=store.location, tables=tables, summary=summary)
+        return StudyOutcome(
+            name=store.location.rpartition("/")[2],
+            location=store.location,
+            tables=tables,
+            summary=summary,
+        )
     finally:
         if previous_sigterm is not None:
             signal.signal(signal.SIGTERM, previous_sigterm)
@@ -930,7 +1099,7 @@ def _validate_front(
         finished = len(done_runs(store, spec, metric_names, matrix_names))
         if saw_sigint or finished < total:
             raise StudyInterrupted(
-                name=run,
+                name=store.location.rpartition("/")[2],
                 location=store.location,
                 finished=finished,
                 total=total,
@@ -1029,12 +1198,64 @@ def _local_journal(store: RunStore) -> Path:
     return path
 
 
-def _saved_spec(store: RunStore, meta: dict) -> StudySpec:
+# What a resumed run may change: where and how its trials run, not what they compute.
+RESUMABLE_KEYS = ("resources.",)
+
+
+def _resumed_spec(
+    store: RunStore, meta: dict, overrides: Sequence[str | tuple[str, str]]
+) -> StudySpec:
+    """The spec a run was started with, with the ``overrides`` a resume may apply
+    (``RESUMABLE_KEYS``). An override that would change anything else is refused,
+    naming the flag and the value the run keeps; one that restates it is harmless."""
+    saved = _saved_spec(store, meta)
+    if not overrides:
+        return saved
+    asked = _saved_spec(store, meta, overrides)
+    before, after = _flat(saved.document), _flat(asked.document)
+    for key in sorted(set(before) | set(after)):
+        if before.get(key) == after.get(key) or key.startswith(RESUMABLE_KEYS):
+            continue
+        kept = json.dumps(before[key]) if key in before else "no value"
+        raise StudyError(
+            f"{_label(overrides, key)}: a resumed run keeps {key} = {kept} (resume changes "
+            "only resources: --cpus-per-trial, --gpus-per-trial, --set resources.*); "
+            "start a new run (another --name) to change it"
+        )
+    return asked
+
+
+def _flat(table: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _label(overrides: Sequence[str | tuple[str, str]], key: str) -> str:
+    """How the user wrote the override that set ``key``: '--num-samples 4', '--set x=1'."""
+    for item in reversed(overrides):  # the last one given wins, as in load_spec
+        text, label = (item, f"--set {item}") if isinstance(item, str) else item
+        target = text.partition("=")[0].strip()
+        if key == target or key.startswith(target + "."):
+            return label
+    return key
+
+
+def _saved_spec(
+    store: RunStore, meta: dict, overrides: Sequence[str | tuple[str, str]] = ()
+) -> StudySpec:
     """The spec a run was started with, from its own study.toml (profile already applied)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "study.toml"
         path.write_text(store.read_text("study.toml"), encoding="utf-8")
-        spec = load_spec(path)
+        try:
+            spec = load_spec(path, overrides=overrides)
+        except SpecError as e:  # name the run's study.toml, not the temporary copy
+            raise SpecError(str(e).replace(str(path), f"{store.location}/study.toml")) from None
     return replace(
         spec, name=meta["study"], profile=meta["profile"], path=store.location + "/study.toml"
     )

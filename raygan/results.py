@@ -395,6 +395,11 @@ class RunStore:
         except NotADirectoryError:  # a file where the run directory should be
             return True
 
+    def remove(self) -> None:
+        """Delete the run directory and everything in it (nothing if it is absent)."""
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.delete_dir(self.root)
+
     def makedirs(self) -> None:
         self.fs.create_dir(f"{self.root}/parts", recursive=True)
 

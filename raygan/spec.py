@@ -139,6 +139,24 @@ class Param:
             return list(self.choices)
         raise ValueError(f"param {self.name!r} of type {self.type!r} has no grid values")
 
+    def extremes(self) -> list:
+        """The values a driver-side check tries: each choice of a categorical setting,
+        else the lowest and the highest value (one where they are equal)."""
+        if self.type == "categorical":
+            return list(self.choices)
+        if self.type == "int":
+            step = self.step or 1
+            high = self.low + (self.high - self.low) // step * step  # the highest on the grid
+            return list(dict.fromkeys((self.low, high)))
+        return list(dict.fromkeys((float(self.low), float(self.high))))
+
+    def describe(self) -> str:
+        """The searched range as a person reads it: '1..10', 'one of ['a', 'b']'."""
+        if self.type == "categorical":
+            return f"one of {list(self.choices)!r}"
+        step = f" step {self.step}" if self.type == "int" and (self.step or 1) > 1 else ""
+        return f"{self.low}..{self.high}{step}"
+
     def as_sampled(self, value: Any) -> Any:
         """`value` as the sampler hands it out: a float setting's 1 is 1.0."""
         floats = self.type in ("float", "logfloat") or (
@@ -633,6 +651,17 @@ def _int_at_least(where: _Where, field: str, value: Any, minimum: int) -> int:
     return value
 
 
+def _absolute_paths(table: dict, cls: type) -> None:
+    """Make the path settings in ``table`` absolute, in place, against the current
+    directory: trials run in other working directories, and the run's study.toml should
+    say which file it read."""
+    for f in dataclasses.fields(cls):
+        builtins = f.metadata.get("path_unless")
+        value = table.get(f.name)
+        if builtins is not None and isinstance(value, str) and value and value not in builtins:
+            table[f.name] = str(Path(value).expanduser().absolute())
+
+
 def _validate(doc: dict, where: _Where, *, name: str, path: Path, profile: str) -> StudySpec:
     _check_keys(where, "", doc, PROFILE_KEYS)
 
@@ -665,6 +694,8 @@ def _validate(doc: dict, where: _Where, *, name: str, path: Path, profile: str) 
     _check_settings(where, "data", data, exp.Data, experiment)
     fixed = _table(where, doc, "fixed")
     _check_settings(where, "fixed", fixed, exp.Config, experiment)
+    _absolute_paths(data, exp.Data)
+    _absolute_paths(fixed, exp.Config)
 
     search_table = _table(where, doc, "search", required=True)
     if not search_table:
@@ -745,6 +776,12 @@ def _validate(doc: dict, where: _Where, *, name: str, path: Path, profile: str) 
             size *= p.grid_count()
         if size > MAX_GRID_POINTS:
             raise where.error("search", f"grid of {size} points is more than {MAX_GRID_POINTS}")
+        if num_samples > size:  # Optuna's grid sampler would run some points again
+            raise where.error(
+                "budget.num_samples",
+                f"{num_samples} is more than the {size} points of the grid (sampler 'grid' "
+                f"visits each point once); use at most {size}",
+            )
 
     return StudySpec(
         name=name,

@@ -43,8 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list the available studies and exit")
     p.add_argument(
         "--profile",
-        default="default",
-        help="profile of the study file: smoke, default, paper, ... (default: default)",
+        help="profile of the study file: smoke, default, paper, ... (default: default; "
+        "with --resume, the run's own)",
     )
     p.add_argument(
         "--num-samples",
@@ -187,18 +187,28 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
 
     try:
-        spec = load_spec(args.study, profile=args.profile, overrides=_overrides(args))
+        spec = load_spec(args.study, profile=args.profile or "default", overrides=_overrides(args))
     except SpecError as e:
         return bad(str(e))
 
-    from raygan.engine import StudyError, StudyInterrupted, default_run_name, run_study
+    from raygan.engine import StudyError, StudyInterrupted, run_study, saved_run
 
     name = args.name
-    if args.resume and name is None:
-        name = _newest_run(args.storage, spec.name)
+    if args.resume:
+        name = name or _newest_run(args.storage, spec.name)
         if name is None:
             return bad(f"--resume: no run of {spec.name!r} under {args.storage}; give --name")
-    name = name or default_run_name(spec)
+        try:
+            facts = saved_run(args.storage, name)
+        except StudyError as e:
+            return bad(str(e))
+        if facts["study"] != spec.name:
+            return bad(f"{args.study}: run {name} is a run of study {facts['study']!r}")
+        if args.profile not in (None, facts["profile"]):
+            return bad(
+                f"--profile {args.profile}: a resumed run keeps its profile "
+                f"{facts['profile']!r}; start a new run (another --name) to change it"
+            )
     start = time.perf_counter()
     try:
         outcome = run_study(
@@ -209,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
             resume=args.resume,
             cpus_per_trial=args.cpus_per_trial,
             gpus_per_trial=args.gpus_per_trial,
+            overrides=_overrides(args),
             verbose=0 if args.quiet else 1,
         )
     except (StudyError, SpecError) as e:
@@ -218,14 +229,14 @@ def main(argv: list[str] | None = None) -> int:
     except StudyInterrupted as e:
         print(
             f"raygan.study: {e}; their rows are in {e.location}/parts. "
-            f"Continue with: {_resume_command(args, name)}",
+            f"Continue with: {_resume_command(args, e.name)}",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
     except KeyboardInterrupt:  # a second Ctrl-C: Tune skipped its last snapshot
         print(
             "raygan.study: interrupted before the last snapshot; finished trials keep their "
-            f"rows. Continue with: {_resume_command(args, name)}",
+            f"rows. Continue with: {_resume_command(args, name or _newest_run(args.storage, spec.name) or 'RUN')}",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED

@@ -9,7 +9,7 @@ import numpy as np
 
 from raygan.experiments import get_experiment
 from raygan.experiments.base import Experiment, TrialDiverged
-from raygan.spec import StudySpec, load_spec
+from raygan.spec import SpecError, StudySpec, load_spec
 
 
 def derive_seed(study_seed: int, trial_index: int, replicate: int = 0) -> int:
@@ -148,13 +148,24 @@ def run_trial(
     its last round's, or its best round's where the study says ``[result] round = "best"``
     (as the engine would record them), with ``"step"``, the round they come from.
 
-    ``params`` sets searched parameters (any not given take their ``fixed`` value or the
-    experiment's default); ``seed`` is the trial's seed. Torch threads are set from the
-    study's ``resources.cpus``.
+    ``params`` gives every searched parameter of the profile a value, as a trial of the
+    study would have (a value outside the searched range is allowed, within the
+    setting's own rule); ``seed`` is the trial's seed. Torch threads are set from the
+    study's ``resources.cpus``. Raises SpecError naming any searched parameter not given
+    (it would otherwise fall back to a value the study never searches) and any unknown
+    one.
     """
     spec = load_spec(study, profile=profile, overrides=overrides)
+    params = params or {}
+    missing = [p for p in spec.search if p.name not in params]
+    if missing:
+        given = ", ".join(f"{p.name} ({p.describe()})" for p in missing)
+        raise SpecError(
+            f"params: no value for the searched parameter(s) {given} of {spec.name} "
+            f"(profile {spec.profile}); give each a value"
+        )
     set_threads(spec.cpus)
-    experiment = make_experiment(spec, params or {}, seed=seed, device=device)
+    experiment = make_experiment(spec, params, seed=seed, device=device)
     kept = None
     for step in range(experiment.num_steps):
         metrics = experiment.step()

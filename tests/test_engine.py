@@ -137,6 +137,7 @@ def test_nan_fails_the_trial_once_and_never_reaches_optuna(ray_session, faulty_s
     trials = pd.read_parquet(tmp_path / "n1" / "trials.parquet")
     assert (trials.status == "failed").all()
     assert trials.error.str.contains("non-finite score=nan").all()
+    assert (trials.retries == 0).all()  # Tune restarted each, but the restart trained nothing
     history = pd.read_parquet(tmp_path / "n1" / "history.parquet")
     assert (history.step == 0).all() and len(history) == 4  # the NaN round was never reported
     states = [t.state for t in optuna_trials(tmp_path / "n1", "n1")]

@@ -13,6 +13,7 @@ resolved path, so a family registered on the driver needs only to be importable 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import re
 
@@ -29,20 +30,37 @@ _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _NAME = re.compile(r"^[A-Za-z_][\w-]*$")
 
 
-def register_experiment(name: str, target: str) -> None:
-    """Make ``name`` usable as a study's ``experiment``; ``target`` is 'module:Class'."""
+def register_experiment(name: str, target: str, *, load: bool = True) -> None:
+    """Make ``name`` usable as a study's ``experiment``; ``target`` is 'module:Class'.
+
+    Raises ValueError, one line, for a bad name or target, and (``load=True``) for a
+    target that cannot be imported or is no Experiment subclass: at registration, not
+    when a study first needs it. ``load=False`` only checks the module can be found
+    (entries from ``RAYGAN_EXPERIMENTS``, so that importing raygan imports no torch)."""
     if not _NAME.match(name):
         raise ValueError(f"experiment name {name!r} must match {_NAME.pattern}")
     if not _TARGET.match(target):
         raise ValueError(
             f"experiment {name!r}: target {target!r} must look like 'package.module:Class'"
         )
+    module = target.partition(":")[0]
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ImportError:  # a parent package is missing
+        found = False
+    if not found:
+        raise ValueError(f"experiment {name!r}: no module {module!r} to import for {target!r}")
+    if load:
+        try:
+            load_experiment(target)
+        except (ImportError, AttributeError, TypeError) as e:
+            raise ValueError(f"experiment {name!r}: {target!r}: {e}") from None
     REGISTRY[name] = target
 
 
 for _item in filter(None, os.environ.get("RAYGAN_EXPERIMENTS", "").split(",")):
     _name, _, _target = _item.strip().partition("=")
-    register_experiment(_name, _target)
+    register_experiment(_name, _target, load=False)
 
 
 def experiment_path(name: str) -> str:
@@ -54,7 +72,10 @@ def experiment_path(name: str) -> str:
 def load_experiment(target: str) -> type[Experiment]:
     """The class at 'module:Class'."""
     module, _, attr = target.partition(":")
-    cls = getattr(importlib.import_module(module), attr)
+    imported = importlib.import_module(module)
+    cls = getattr(imported, attr, None)
+    if cls is None:
+        raise AttributeError(f"module {module!r} has no {attr!r}")
     if not (isinstance(cls, type) and issubclass(cls, Experiment)):
         raise TypeError(f"{target} is not an Experiment subclass")
     return cls

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from raygan.data import DataError
 from raygan.data.digits import load_study_split
 from raygan.experiments.base import Experiment, build_config, require_finite, round_epochs, setting
 from raygan.metrics.memorization import memorization_metrics
@@ -30,7 +31,9 @@ from raygan.models.cgan import ConditionalGAN, DirectedNoise
 @dataclass
 class AugmentData:
     source: str = setting(
-        "digits", help="'digits' (scikit-learn, 8x8) or a directory of MNIST-style IDX files"
+        "digits",
+        path_unless=("digits",),
+        help="'digits' (scikit-learn, 8x8) or a directory of MNIST-style IDX files"
     )
     kind: str = setting(
         "mnist", choices=("mnist", "fashion-mnist"), help="format of an IDX directory"
@@ -107,7 +110,14 @@ class AugmentExperiment(Experiment):
     @classmethod
     def check(cls, config: dict, data: dict) -> None:
         super().check(config, data)
-        _split(build_config(AugmentData, data, where="data"))
+        split = _split(build_config(AugmentData, data, where="data"))
+        kept = int((split.y_train == split.minority).sum())
+        if kept < 2:  # found here, not in the SMOTE baseline after the run was written
+            raise DataError(
+                f"data.minority_count: {data.get('minority_count', kept)} leaves {kept} "
+                f"training sample(s) of class {split.minority}; the SMOTE baseline "
+                "interpolates between two, so keep at least 2"
+            )
 
     @classmethod
     def baselines(cls, config: dict, data: dict, *, seed: int) -> list[dict]:

@@ -23,10 +23,21 @@ def setting(
     low: float | None = None,
     high: float | None = None,
     choices: tuple | None = None,
+    path_unless: tuple[str, ...] | None = None,
     help: str = "",
 ) -> Any:
-    """A config field with its rule: ``low <= value <= high`` or ``value in choices``."""
-    meta = {"low": low, "high": high, "choices": choices, "help": help}
+    """A config field with its rule: ``low <= value <= high`` or ``value in choices``.
+
+    ``path_unless``: the value is a file or directory path unless it is one of these
+    built-in names; the study loader makes such a path absolute, against the directory
+    the command runs in, since trials run in other working directories."""
+    meta = {
+        "low": low,
+        "high": high,
+        "choices": choices,
+        "path_unless": path_unless,
+        "help": help,
+    }
     if isinstance(default, list | dict):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)

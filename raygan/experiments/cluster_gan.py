@@ -62,7 +62,9 @@ MEMORIZATION_KEYS = ("memorization", "exact_copy", "dcr_ratio", "closer_to_train
 @dataclass
 class ClusterGANData:
     source: str = setting(
-        "digits", help="'digits' (scikit-learn, 8x8) or a directory of MNIST-style IDX files"
+        "digits",
+        path_unless=("digits",),
+        help="'digits' (scikit-learn, 8x8) or a directory of MNIST-style IDX files"
     )
     kind: str = setting(
         "mnist", choices=("mnist", "fashion-mnist"), help="format of an IDX directory"

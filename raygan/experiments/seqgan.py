@@ -22,7 +22,9 @@ from raygan.models.seqgan import PAD, Discriminator, Generator, rollout_rewards
 @dataclass
 class SeqGANData:
     source: str = setting(
-        "kaomoji", help="'kaomoji' (embedded corpus) or a UTF-8 file, one emoticon a line"
+        "kaomoji",
+        path_unless=("kaomoji",),
+        help="'kaomoji' (embedded corpus) or a UTF-8 file, one emoticon a line"
     )
     emotion: list = setting(
         ["laugh"], help="kaomoji corpus: emotion labels, any of which selects a face"

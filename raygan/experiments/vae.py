@@ -63,7 +63,9 @@ _DECODE_CHUNK = 4096  # codes decoded at once: bounds memory for MNIST-sized set
 @dataclass
 class VAEData:
     source: str = setting(
-        "digits", help="'digits' (scikit-learn, 8x8) or a directory of MNIST-style IDX files"
+        "digits",
+        path_unless=("digits",),
+        help="'digits' (scikit-learn, 8x8) or a directory of MNIST-style IDX files"
     )
     kind: str = setting(
         "mnist", choices=("mnist", "fashion-mnist"), help="format of an IDX directory"

@@ -40,11 +40,12 @@ import numpy as np
 import optuna
 import ray
 from ray import tune
+from ray.tune.search import ConcurrencyLimiter, SearchGenerator
 from ray.tune.search.optuna import OptunaSearch
 from ray.util import debug as ray_debug
 
 import raygan
-from raygan.claim import RunBusy, claim_new, hold_lock
+from raygan.claim import LOCK_FILE, RunBusy, claim_new, hold_lock
 from raygan.experiments import experiment_path, get_experiment, register_experiment
 from raygan.experiments.base import TrialDiverged
 from raygan.results import (
@@ -341,6 +342,20 @@ class RayganSearch(OptunaSearch):
             seeds = replicate_seeds(self.study_seed, number, getattr(self, "replicates", 1))
             config = {**config, "_index": number, "_seed": seeds[0], "_seeds": seeds}
         return config
+
+
+class RayganGenerator(SearchGenerator):
+    """Tune's search generator, but a restored one makes its new trials where the run
+    lies now. Tune fixes the storage of the trials it restores from a moved experiment,
+    while new trials come from the generator's pickled experiment, which still names the
+    directory the run was copied from (Ray 2.60)."""
+
+    def set_state(self, state: dict) -> None:
+        super().set_state(state)
+        where = _RESUMING.get()
+        storage = getattr(self._experiment, "storage", None)
+        if where is not None and storage is not None:
+            storage.storage_fs_path = where[0].root  # the spec's "storage" is this object
 
 
 def make_sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
@@ -845,6 +860,12 @@ def saved_run(storage: str, name: str) -> dict:
     store = _store(storage, name)
     meta = store.read_text("run.json")
     if meta is None or not store.has("study.toml"):
+        if store.has(LOCK_FILE):  # claimed a moment ago, still being set up
+            try:
+                with hold_lock(store):
+                    pass
+            except RunBusy as e:
+                raise StudyError(f"--name: {e}; wait for it to end") from None
         raise StudyError(f"--resume: no run to resume at {store.location}")
     return json.loads(meta)
 
@@ -983,9 +1004,11 @@ def _run_claimed(
             tuner = tune.Tuner(
                 spec.name,
                 tune_config=tune.TuneConfig(
-                    search_alg=searcher,
+                    # the limiter Tune would add for max_concurrent_trials, in our generator
+                    search_alg=RayganGenerator(
+                        ConcurrencyLimiter(searcher, max_concurrent=spec.max_concurrent)
+                    ),
                     num_samples=spec.num_samples,
-                    max_concurrent_trials=spec.max_concurrent,
                     time_budget_s=spec.time_budget_s or None,
                     reuse_actors=True,
                 ),
@@ -1216,9 +1239,9 @@ def _resumed_spec(
     for key in sorted(set(before) | set(after)):
         if before.get(key) == after.get(key) or key.startswith(RESUMABLE_KEYS):
             continue
-        kept = json.dumps(before[key]) if key in before else "no value"
+        kept = f"= {json.dumps(before[key])}" if key in before else "unset (its default)"
         raise StudyError(
-            f"{_label(overrides, key)}: a resumed run keeps {key} = {kept} (resume changes "
+            f"{_label(overrides, key)}: a resumed run keeps {key} {kept} (resume changes "
             "only resources: --cpus-per-trial, --gpus-per-trial, --set resources.*); "
             "start a new run (another --name) to change it"
         )

@@ -186,29 +186,41 @@ def main(argv: list[str] | None = None) -> int:
         print(f"raygan.study: error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
-    try:
-        spec = load_spec(args.study, profile=args.profile or "default", overrides=_overrides(args))
-    except SpecError as e:
-        return bad(str(e))
-
     from raygan.engine import StudyError, StudyInterrupted, run_study, saved_run
 
-    name = args.name
-    if args.resume:
-        name = name or _newest_run(args.storage, spec.name)
-        if name is None:
-            return bad(f"--resume: no run of {spec.name!r} under {args.storage}; give --name")
+    def resumed_facts(name: str) -> dict | str:
+        """run.json of the run to resume, or the error line."""
         try:
             facts = saved_run(args.storage, name)
         except StudyError as e:
-            return bad(str(e))
-        if facts["study"] != spec.name:
-            return bad(f"{args.study}: run {name} is a run of study {facts['study']!r}")
+            return str(e)
         if args.profile not in (None, facts["profile"]):
-            return bad(
+            return (
                 f"--profile {args.profile}: a resumed run keeps its profile "
                 f"{facts['profile']!r}; start a new run (another --name) to change it"
             )
+        return facts
+
+    name, profile = args.name, args.profile or "default"
+    if args.resume and name is not None:
+        facts = resumed_facts(name)
+        if isinstance(facts, str):
+            return bad(facts)
+        profile = facts["profile"]
+    try:
+        spec = load_spec(args.study, profile=profile, overrides=_overrides(args))
+    except SpecError as e:
+        return bad(str(e))
+    if args.resume:
+        if name is None:
+            name = _newest_run(args.storage, spec.name)
+            if name is None:
+                return bad(f"--resume: no run of {spec.name!r} under {args.storage}; give --name")
+            facts = resumed_facts(name)
+            if isinstance(facts, str):
+                return bad(facts)
+        if facts["study"] != spec.name:
+            return bad(f"{args.study}: run {name} is a run of study {facts['study']!r}")
     start = time.perf_counter()
     try:
         outcome = run_study(

@@ -294,7 +294,8 @@ def test_override_value_syntax(tmp_path):
     assert spec.data["emotion"] == ["laugh", "joy"]
     assert spec.fixed["mle_duplicate"] is False
     assert spec.fixed["g_lr"] == 0.01
-    assert spec.data["source"] == "my_faces.txt"
+    # a path: made absolute against the current directory (trials run elsewhere)
+    assert spec.data["source"] == str(Path.cwd() / "my_faces.txt")
     assert spec.time_budget_s == 60.0
 
 

@@ -24,7 +24,7 @@ class SeqGANData:
     source: str = setting(
         "kaomoji",
         path_unless=("kaomoji",),
-        help="'kaomoji' (embedded corpus) or a UTF-8 file, one emoticon a line"
+        help="'kaomoji' (embedded corpus) or a UTF-8 file, one emoticon a line",
     )
     emotion: list = setting(
         ["laugh"], help="kaomoji corpus: emotion labels, any of which selects a face"

@@ -65,7 +65,7 @@ class VAEData:
     source: str = setting(
         "digits",
         path_unless=("digits",),
-        help="'digits' (scikit-learn, 8x8) or a directory of MNIST-style IDX files"
+        help="'digits' (scikit-learn, 8x8) or a directory of MNIST-style IDX files",
     )
     kind: str = setting(
         "mnist", choices=("mnist", "fashion-mnist"), help="format of an IDX directory"

@@ -31,7 +31,9 @@ class FaultyConfig:
         2.0, low=0.0, high=2.0, help="only trials with x above this fail"
     )
     fail_mode: str = setting("raise", choices=("raise", "nan"))
-    log_dir: str = setting("", help="append 'pid step' per step to <log_dir>/<seed>.log")
+    log_dir: str = setting(
+        "", path_unless=("",), help="append 'pid step' per step to <log_dir>/<seed>.log"
+    )
     peak_at: int = setting(-1, low=-1, high=1000, help="the one step scoring x, others x/2")
     noise: float = setting(
         0.0, low=0.0, high=10.0, help="std of a Gaussian added to score, drawn from (seed, step)"
@@ -41,12 +43,20 @@ class FaultyConfig:
 @dataclass
 class FaultyData:
     size: int = setting(1, low=1, high=10)
+    max_x: float = setting(1.0, low=0.0, high=1.0, help="a data rule: no trial's x above it")
 
 
 class FaultyExperiment(Experiment):
     Config = FaultyConfig
     Data = FaultyData
     metrics = ("score", "cost")
+
+    @classmethod
+    def check(cls, config, data):
+        super().check(config, data)
+        max_x = build_config(FaultyData, data, where="data").max_x
+        if config["x"] > max_x:
+            raise ValueError(f"data.max_x: {max_x} is below x = {config['x']}")
 
     def setup(self, config, data, *, seed, device="cpu"):
         self.cfg = build_config(FaultyConfig, config, where="fixed")

@@ -1,0 +1,235 @@
+"""A run writes only inside its own directory, resume honours or refuses what it is told,
+and paths are the driver's: the failure modes of docs/reliability.md, round two."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+from interrupted import check_resumed, start_and_stop, study_command  # tests/support
+
+from raygan.claim import RunBusy, claim_new, hold_lock
+from raygan.engine import StudyError, _claim, run_study
+from raygan.results import RunStore
+from raygan.spec import load_spec
+
+
+def digest_tree(root) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha1(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+# ---- A. a run writes only inside its own directory ------------------------------------
+
+
+def test_a_copied_run_resumes_inside_the_copy_and_leaves_the_original_alone(
+    faulty_study, cli_env, tmp_path
+):
+    original = tmp_path / "X"
+    killed, _ = start_and_stop(
+        study_command(faulty_study, tmp_path, "X"),
+        cli_env,
+        original,
+        lambda proc: os.killpg(proc.pid, signal.SIGKILL),
+    )
+    assert killed.returncode == -signal.SIGKILL
+    # the killed driver's Ray workers may still save a checkpoint into X as they die
+    before, settled = digest_tree(original), 0
+    while settled < 3:
+        time.sleep(1)
+        now = digest_tree(original)
+        settled = settled + 1 if now == before else 0
+        before = now
+    copy = tmp_path / "Y"
+    shutil.copytree(original, copy, symlinks=True)
+    finished = {p.name: p.stat().st_mtime_ns for p in (copy / "parts").glob("trial-*.parquet")}
+
+    # the copy keeps the name it was started with inside (rows, Optuna study): "X"
+    check_resumed(
+        study_command(faulty_study, tmp_path, "Y"), cli_env, copy, finished, study_name="X"
+    )
+    assert digest_tree(original) == before  # byte for byte, no file added or changed
+    # every checkpoint of the resumed run lies in the copy
+    assert len(list((copy / "tune").rglob("checkpoint_*"))) >= 6
+
+
+def test_a_run_directory_is_claimed_once(tmp_path):
+    store = RunStore(str(tmp_path), "r1")
+    claim_new(store)
+    with pytest.raises(RunBusy, match="already exists"):
+        claim_new(RunStore(str(tmp_path), "r1"))
+
+
+def test_a_held_run_is_refused_to_a_second_process(tmp_path):
+    store = RunStore(str(tmp_path), "r1")
+    claim_new(store)
+    with hold_lock(store):
+        # flock is per open file: a second open, in this process or another, is refused
+        with pytest.raises(RunBusy, match=f"in use by another raygan process \\(pid {os.getpid()}"):
+            with hold_lock(RunStore(str(tmp_path), "r1")):
+                pass
+    with hold_lock(store):  # released when the holder ends
+        pass
+
+
+def test_default_names_in_the_same_second_do_not_collide(tmp_path):
+    first = _claim(str(tmp_path), RunStore(str(tmp_path), "s-default-1"), by_default=True)
+    second = _claim(str(tmp_path), RunStore(str(tmp_path), "s-default-1"), by_default=True)
+    assert first.location.endswith("/s-default-1")
+    assert second.location.endswith("/s-default-1-2")
+    with pytest.raises(StudyError, match="--name: run .* already exists"):
+        _claim(str(tmp_path), RunStore(str(tmp_path), "s-default-1"), by_default=False)
+
+
+def test_the_same_name_while_it_runs_is_refused(faulty_study, cli_env, tmp_path):
+    """The second command, started while the first holds the run: exit 2, one line; the
+    first run is not disturbed."""
+    # slow enough to be running still while the others try
+    cmd = [*study_command(faulty_study, tmp_path, "d"), "--set", "fixed.sleep_s=2"]
+    first = subprocess.Popen(
+        cmd,
+        env=cli_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lock = tmp_path / "d" / ".lock"
+        deadline = 120
+        while not (lock.exists() and lock.read_text().strip()) and deadline > 0:
+            deadline -= 0.2
+            time.sleep(0.2)
+        for extra in ([], ["--resume"]):
+            again = subprocess.run(
+                cmd + extra, env=cli_env, capture_output=True, text=True, timeout=120
+            )
+            assert again.returncode == 2, again.stderr[-2000:]
+            lines = again.stderr.strip().splitlines()
+            assert len(lines) == 1 and "Traceback" not in again.stderr
+            assert "already exists" in lines[0] or "in use by another raygan process" in lines[0]
+        assert first.wait(timeout=300) == 0, first.stderr.read()[-2000:]
+    finally:
+        if first.poll() is None:
+            first.kill()
+    trials = pd.read_parquet(tmp_path / "d" / "trials.parquet")
+    assert len(trials) == 6 and sorted(trials.trial_index) == list(range(6))
+    assert json.loads((tmp_path / "d" / "run.json").read_text())["run"] == "d"
+
+
+# ---- B. resume honours or refuses --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def finished_run(ray_session, faulty_study, tmp_path_factory):
+    storage = tmp_path_factory.mktemp("finished")
+    spec = load_spec(faulty_study, overrides=["budget.num_samples=2"])
+    run_study(spec, storage=str(storage), name="done", verbose=0, echo=lambda s: None)
+    return storage
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--num-samples", "4"], "--num-samples 4: a resumed run keeps budget.num_samples = 2"),
+        (["--seed", "3"], "--seed 3: a resumed run keeps seed = 7"),
+        (["--replicates", "2"], "--replicates 2: a resumed run keeps budget.replicates"),
+        (
+            ["--max-concurrent", "1"],
+            "--max-concurrent 1: a resumed run keeps budget.max_concurrent = 2",
+        ),
+        (["--validate-front", "2"], "--validate-front 2: a resumed run keeps result.validate"),
+        (["--set", "fixed.steps=5"], "--set fixed.steps=5: a resumed run keeps fixed.steps = 2"),
+        (["--set", 'sampler="tpe"'], '--set sampler="tpe": a resumed run keeps sampler'),
+        (["--profile", "smoke"], "--profile smoke: a resumed run keeps its profile 'default'"),
+    ],
+)
+def test_resume_refuses_what_would_change_the_run(
+    finished_run, faulty_study, flags, message, capsys
+):
+    from raygan.study import main
+
+    before = digest_tree(finished_run / "done")
+    argv = [str(faulty_study), "--storage", str(finished_run), "--name", "done", "--resume"]
+    assert main([*argv, *flags]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert digest_tree(finished_run / "done") == before
+
+
+def test_resume_accepts_what_does_not_change_the_run(finished_run, faulty_study, capsys):
+    """Restating a value the run has, or changing only where trials run, resumes."""
+    from raygan.study import main
+
+    argv = [str(faulty_study), "--storage", str(finished_run), "--name", "done", "--resume"]
+    assert main([*argv, "--num-samples", "2", "--cpus-per-trial", "0.5", "--quiet"]) == 0
+    assert "Pareto front" in capsys.readouterr().out
+    assert len(pd.read_parquet(finished_run / "done" / "trials.parquet")) == 2
+
+
+# ---- C. paths are the driver's ------------------------------------------------------------
+
+
+def test_relative_paths_resolve_against_the_commands_directory(
+    ray_session, faulty_study, tmp_path, monkeypatch
+):
+    work = tmp_path / "work"
+    (work / "logs").mkdir(parents=True)
+    monkeypatch.chdir(work)
+    spec = load_spec(faulty_study, overrides=['fixed.log_dir="logs"', "budget.num_samples=2"])
+    assert spec.fixed["log_dir"] == str(work / "logs")
+    run_study(spec, storage=str(tmp_path / "runs"), name="p", verbose=0, echo=lambda s: None)
+    trials = pd.read_parquet(tmp_path / "runs" / "p" / "trials.parquet")
+    assert (trials.status == "completed").all()  # the trials found the directory
+    assert len(list((work / "logs").glob("*.log"))) == 2
+    recorded = (tmp_path / "runs" / "p" / "study.toml").read_text()
+    assert f'log_dir = "{work / "logs"}"' in recorded
+
+
+# ---- E. checks that write nothing -----------------------------------------------------------
+
+
+def test_data_rules_are_checked_against_every_corner_of_the_search(faulty_study, tmp_path, capsys):
+    """The default x (0.5) passes the data rule; the search's highest x (1.0) does not."""
+    from raygan.study import main
+
+    argv = [str(faulty_study), "--storage", str(tmp_path / "runs"), "--set", "data.max_x=0.7"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["raygan.study: error: data.max_x: 0.7 is below x = 1.0"]
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_real_process_refusing_smote_writes_nothing(tmp_path):
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "raygan.study",
+            "augment_imbalanced",
+            "--profile",
+            "smoke",
+            "--set",
+            "data.minority_count=1",
+            "--name",
+            "m1",
+            "--storage",
+            str(tmp_path / "runs"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "data.minority_count: 1" in done.stderr and "at least 2" in done.stderr
+    assert not (tmp_path / "runs").exists()

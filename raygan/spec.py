@@ -747,6 +747,12 @@ def _validate(doc: dict, where: _Where, *, name: str, path: Path, profile: str) 
             f"{replicates!r} must be an integer between 1 and {MAX_REPLICATES} (seeds each "
             "configuration is trained with)",
         )
+    if aggregate == "pessimistic" and replicates < 2:  # one seed has no spread to be wary of
+        raise where.error(
+            "result.aggregate",
+            "'pessimistic' ranks by mean and std over replicates; it needs "
+            f"budget.replicates >= 2 (is {replicates})",
+        )
     time_budget_s = budget.get("time_budget_s", 0)
     if not _is_number(time_budget_s) or time_budget_s < 0:
         raise where.error(

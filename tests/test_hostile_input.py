@@ -228,6 +228,28 @@ CASES = [
     ("--name ..", flags("seqgan_tradeoff", "--name", ".."), "--name: '..'"),
     ("--resume, no run", flags("seqgan_tradeoff", "--resume"), "--resume: no run of"),
     (
+        "--resume, no such run",
+        flags("seqgan_tradeoff", "--resume", "--name", "never-ran"),
+        "--resume: no run to resume at",
+    ),
+    (
+        "pessimistic without replicates",
+        flags("seqgan_tradeoff", "--set", 'result.aggregate="pessimistic"', "--replicates", "1"),
+        "it needs budget.replicates >= 2 (is 1)",
+    ),
+    (
+        "grid budget beyond the grid",
+        flags(
+            "seqgan_tradeoff", "--profile", "smoke", "--set", 'sampler="grid"', "--num-samples", "8"
+        ),
+        "budget.num_samples: 8 is more than the 6 points of the grid",
+    ),
+    (
+        "too few minority samples for SMOTE",
+        flags("augment_imbalanced", "--profile", "smoke", "--set", "data.minority_count=1"),
+        "data.minority_count: 1 leaves 1 training sample(s)",
+    ),
+    (
         "--set data out of range",
         flags("seqgan_tradeoff", "--set", "data.size=5000"),
         "data.size: 5000",

@@ -26,7 +26,6 @@ A string is an emoticon when some outline candidate has some such choice of eyes
 from __future__ import annotations
 
 import functools
-import itertools
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -51,6 +50,9 @@ FOLD |= {c: unicodedata.normalize("NFKC", chr(c)) for c in range(0xFF61, 0xFF9E)
 # would vanish), so they fold to the spacing full-width forms, as do those combining marks
 # where nothing precedes them to combine with ("(゜∀゜)" either way).
 FOLD |= {0xFF9E: "\u309b", 0xFF9F: "\u309c", 0x3099: "\u309b", 0x309A: "\u309c"}
+# Look-alikes that training faces use interchangeably: the full-width macron and the macron
+# ("(*￣∇￣*)", "(*¯∇¯*)"), the modifier circumflex and the circumflex ("(ˆ_ˆ)", "(^_^)").
+FOLD |= {0xFFE3: "\u00af", 0x02C6: "^"}
 # Letters that draw nothing (Hangul fillers, the blank braille pattern): spaces.
 BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
@@ -116,7 +118,15 @@ def _normalise(ch: str) -> str:
     """The normalised symbol for one character; "" for marks and invisible characters."""
     if ord(ch) in FOLD:  # before the mark test: the sound marks fold to spacing forms
         return FOLD[ord(ch)]
-    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+    # marks, and characters that draw nothing: format, control, private-use, unassigned
+    if unicodedata.combining(ch) or unicodedata.category(ch) in (
+        "Mn",
+        "Me",
+        "Cf",
+        "Cc",
+        "Co",
+        "Cn",
+    ):
         return ""
     if ch.isspace() or ch in BLANKS:
         return " "
@@ -136,7 +146,8 @@ def skeleton(text: str) -> str:
     Steps: NFC (so an accent typed as a combining mark, "o" + U+0300, is composed onto
     its letter and kept as the eye "ò"), then ``symbols`` (full-width and half-width
     forms folded, remaining combining marks and invisible characters dropped), then every
-    space dropped, then every run of one repeated symbol collapsed to one. So
+    space dropped, then every run of a repeated symbol, or of a repeated unit of two or
+    three symbols, collapsed to one ("^_^_^" -> "^_^"). So
     "（＾＿＿＿＾）" and "（＾＿＿＿＿＿＿＿＿＿＿＿＾）" both give "(^_^)", "(^-^ )" gives
     "(^-^)", while "(^o^)" stays apart from "(^_^)" and "(ò_ó)" from "(o_o)". A run of
     eyes collapses too: "(^^)" gives "(^)", as "(^^^)" does.
@@ -148,7 +159,25 @@ def skeleton(text: str) -> str:
     folds only the full-width and half-width blocks, as the emoticon rules read faces.
     """
     syms = [s for s in symbols(unicodedata.normalize("NFC", text)) if s != " "]
-    return "".join(s for s, _ in itertools.groupby(syms))
+    return "".join(_collapse_repeats(syms))
+
+
+def _collapse_repeats(syms: list[str], *, longest: int = 3) -> list[str]:
+    """Every run of a repeated unit of 1 to ``longest`` symbols collapsed to one unit:
+    "^_^_^_^" -> "^_^", "・・・" -> "・". Repeating a stretch of a face makes no new face."""
+    out = list(syms)
+    changed = True
+    while changed:
+        changed = False
+        for size in range(1, longest + 1):
+            i = 0
+            while i + 2 * size <= len(out):
+                if out[i : i + size] == out[i + size : i + 2 * size]:
+                    del out[i + size : i + 2 * size]
+                    changed = True
+                else:
+                    i += 1
+    return out
 
 
 def _insides(syms: list[str]) -> Iterable[list[str]]:
@@ -171,13 +200,19 @@ def _can_be_eye(s: str) -> bool:
 
 def _has_face(inside: list[str], asymmetric: frozenset[tuple[str, str]]) -> bool:
     """Step 3: is there a choice of eyes in ``inside`` that satisfies II and III?"""
+    return _eyes(inside, asymmetric) is not None
+
+
+def _eyes(inside: list[str], asymmetric: frozenset[tuple[str, str]]) -> tuple[int, int] | None:
+    """Step 3: the first choice (i, j) of eyes in ``inside`` that satisfies II and III,
+    scanning left eyes left to right and right eyes right to left; None if there is none."""
     n = len(inside)
     flanks_left: list[str] = []  # non-edge symbols left of the eye, outside in
     for i in range(n - 1):
         if i > 0:
             s = inside[i - 1]
             if s in MOUTHS:  # a mouth left of every later eye choice too
-                return False
+                return None
             if s not in _EDGE:
                 flanks_left.append(s)
         left = inside[i]
@@ -200,8 +235,8 @@ def _has_face(inside: list[str], asymmetric: frozenset[tuple[str, str]]) -> bool
                 and (_symmetric(left, right) or (left, right) in asymmetric)
                 and all(map(_symmetric, flanks_left, flanks_right))
             ):
-                return True
-    return False
+                return i, j
+    return None
 
 
 def _plain_eyes(inside: list[str]) -> tuple[str, str] | None:
@@ -243,17 +278,28 @@ class EmoticonRules:
         return any(_has_face(inside, self.asymmetric_eyes) for inside in _insides(symbols(text)))
 
     def face(self, text: str) -> str | None:
-        """The skeleton of ``text``'s first face that passes the rule: its outline and
-        what the outline encloses, arms and effects outside it left out (None for a
-        string that is no emoticon). "(^_^)v", "(^_^)=(ì_" and "( ^_^ )" share the face
-        "(^_^)"."""
+        """The skeleton of ``text``'s first face that passes the rule: its eyes and what
+        lies between them, in round brackets (None for a string that is no emoticon).
+        What a face is made of, not what it wears: arms and effects outside the outline,
+        cheeks, arms and symmetric flanks between outline and eyes (the innermost pair of
+        eyes is taken), and the kind of bracket are left out. "(^_^)v", "(^_^)=(ì_",
+        "( ^_^ )", "(*^_^*)", "(o^_^o)", "ヽ(^_^ノ)" and "[^_^]" share the face "(^_^)".
+        """
         syms = symbols(text)
         last = -1
         for j, s in enumerate(syms):
             if s in _OUTLINE:
                 enclosed = last >= 0 and _RIGHT_OF.get(syms[last]) == s
-                if enclosed and _has_face(syms[last + 1 : j], self.asymmetric_eyes):
-                    return skeleton("".join(syms[last : j + 1]))
+                eyes = _eyes(syms[last + 1 : j], self.asymmetric_eyes) if enclosed else None
+                if eyes is not None:
+                    left, right = last + 1 + eyes[0], last + 1 + eyes[1]
+                    # the innermost eyes: symmetric flanks ("(o^_^o)", "(´・ω・`)") are
+                    # what a face wears, like its cheeks
+                    while (
+                        inner := _eyes(syms[left + 1 : right], self.asymmetric_eyes)
+                    ) is not None:
+                        left, right = left + 1 + inner[0], left + 1 + inner[1]
+                    return skeleton("(" + "".join(syms[left : right + 1]) + ")")
                 last = j
         return None
 

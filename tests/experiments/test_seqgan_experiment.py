@@ -140,13 +140,13 @@ def test_diverged_metrics_fail_the_trial():
 
 
 def test_run_trial_keeps_the_best_round_and_it_reruns_exactly():
-    # smoke-sized, but trained enough for rounds to differ; seed 6 peaks at round 1 of 0..3
+    # smoke-sized, but trained enough for rounds to differ; seed 0 peaks at round 1 of 0..3
     params = {"duplication": 3, "rounds": 3, "copy_penalty": 0.8, "g_lr": 0.02}
     fast = ["fixed.mle_epochs=10", "fixed.eval_samples=200"]
 
     def trial(params, *overrides):
         return raygan.run_trial(
-            "seqgan_tradeoff", params, profile="smoke", seed=6, overrides=[*fast, *overrides]
+            "seqgan_tradeoff", params, profile="smoke", seed=0, overrides=[*fast, *overrides]
         )
 
     kept = trial(params)

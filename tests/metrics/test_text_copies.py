@@ -84,8 +84,7 @@ def test_same_skeleton(a, b):
         pytest.param("(-_-)", "(^_^)", id="eyes"),
         pytest.param("(ò_ó)", "(o_o)", id="accented-eyes"),
         pytest.param("(ᵒ_ᵒ)", "(o_o)", id="modifier-letter-eyes-nfkc-would-merge"),
-        pytest.param("(´・ω・`)", "(・ω・)", id="eyebrows-nfkc-would-split"),
-        pytest.param("(^_^;)", "(^_^)", id="sweat"),
+        pytest.param("(´・ω・`)", "(´・ω・)", id="eyebrows-nfkc-would-split"),
     ],
 )
 def test_different_skeleton(a, b):
@@ -93,11 +92,33 @@ def test_different_skeleton(a, b):
     assert near_copy([a], [b]) == 0.0
 
 
+@pytest.mark.parametrize(
+    "sample, training",
+    [
+        pytest.param("(^_^;)", "(^_^)", id="sweat-drop"),
+        pytest.param("(*^_^*)", "(^_^)", id="cheeks"),
+        pytest.param("(´・ω・`)", "(・ω・)", id="symmetric-flanks"),
+        pytest.param("(o^_^o)", "(^_^)", id="flanks-that-could-be-eyes"),
+        pytest.param("ヽ(^_^ノ)", "(^_^)", id="arms-inside"),
+        pytest.param("[^_^]", "(^_^)", id="other-brackets"),
+        pytest.param("(^_^_^_^)", "(^_^)", id="repeated-eye-mouth-unit"),
+        pytest.param("(*¯∇¯*)", "(*￣∇￣*)", id="macron-look-alikes"),
+        pytest.param("(ˆ_ˆ)", "(^_^)", id="circumflex-look-alikes"),
+        pytest.param("(\x01^_^\x01)", "(^_^)", id="control-characters"),
+    ],
+)
+def test_what_a_face_wears_is_no_new_face(sample, training):
+    """A face is its eyes and what lies between them: cheeks, arms, symmetric flanks,
+    the bracket, a repeated stretch or a look-alike symbol make no new face."""
+    assert near_copy([sample], [training]) == 1.0
+    assert novel_valid_distinct([sample] * 3, [training]) == 0.0
+
+
 def test_skeleton_by_hand():
     assert skeleton(TRIMMED) == skeleton(TRAINED) == "(^_^)"
     assert skeleton("(^-^ )") == "(^-^)"
     assert skeleton("(´∀｀)") == "(´∀`)"  # NFKC would make "´" a space + combining mark
-    assert skeleton("(￣▽￣)") == "(￣▽￣)"
+    assert skeleton("(￣▽￣)") == skeleton("(¯▽¯)") == "(¯▽¯)"  # look-alikes meet
     assert skeleton("(^^)") == skeleton("(^^^)") == "(^)"  # runs of eyes collapse too
     assert skeleton("") == skeleton(" \u3000") == ""
 
@@ -119,7 +140,7 @@ def test_trimmed_face_is_a_near_copy(corpus, reference):
 def test_other_eyes_or_mouth_are_no_near_copy(reference):
     # "（＾ｏｏｏ＾）" would not do: its face "(^o^)" is a training face's, in
     # "ヽ(^o^)ρ┳┻┳°σ(^o^)/"
-    faces = ["（－＿＿＿－）", "（＾ДДД＾）", "（＾＿＿＿＾；）", *NEW_FACES]
+    faces = ["（－＿＿＿－）", "（＾ДДД＾）", *NEW_FACES]
     assert near_copy(faces, reference) == 0.0
     assert text_dcr(faces, reference)["dcr_synthetic"] > 0.0
 
@@ -138,10 +159,10 @@ def test_unseen_real_faces_score_about_zero(corpus):
     samples = random.Random(0).sample(corpus.heldout, 1000)
     reference = emoticon_reference(corpus.train, without(corpus.heldout, samples))
     m = text_memorization_metrics(samples, reference)
-    # measured 0.049: 51 of these faces share their face with a training face (no sample
-    # here is a training face itself), which makes them near copies
-    assert m["memorization"] < 0.07
-    assert m["exact_copy"] == 0.0 and m["near_copy"] < 0.07
+    # measured 0.119: 121 of these faces share their face (eyes and mouth) with a
+    # training face (no sample here is a training face itself): near copies
+    assert m["memorization"] < 0.15
+    assert m["exact_copy"] == 0.0 and m["near_copy"] < 0.15
     assert m["dcr_ratio"] == pytest.approx(1.0, abs=0.1)
 
 
@@ -150,9 +171,8 @@ def test_unseen_faces_of_the_trained_emotion_score_a_little(corpus):
     unseen = without(laughing, corpus.train)
     assert len(unseen) == 22
     reference = emoticon_reference(corpus.train, without(corpus.heldout, unseen))
-    # measured 0.190: their emotion sits nearer the training faces than other kaomoji
-    # do, and 3 of the 22 share their face with a training face
-    assert 0.03 < memorization(unseen, reference) < 0.3
+    # measured 0.358: 8 of the 22 share their face (eyes and mouth) with a training face
+    assert 0.1 < memorization(unseen, reference) < 0.45
 
 
 def test_never_nan_on_empty_input(reference):

@@ -74,6 +74,7 @@ from raygan.trial import (
     round_score,
     set_threads,
 )
+from raygan.tune_output import tune_console, tune_loggers
 from raygan.validation import (
     CASE,
     ValidationRecorder,
@@ -1017,12 +1018,13 @@ def _run_claimed(
                     storage_path=store.location,
                     failure_config=tune.FailureConfig(max_failures=spec.max_failures),
                     checkpoint_config=_checkpoint_config(spec),
-                    callbacks=[callback],
+                    callbacks=[callback, *tune_loggers()],
                     verbose=verbose,
                 ),
             )
         try:
-            results, saw_sigint = _fit_noting_interrupt(tuner)
+            (echo or print)(f"[raygan] TensorBoard: tensorboard --logdir {tune_path}")
+            results, saw_sigint = _fit_noting_interrupt(tuner, quiet=verbose == 0)
         finally:
             _RESUMING.reset(resuming)
         _forget_encoded_objects()  # from Tune's last snapshot, of every trial
@@ -1057,10 +1059,15 @@ def _run_claimed(
                 verbose=verbose,
                 echo=echo,
             )
-            wall = time.perf_counter() - start
+        validation_s = time.perf_counter() - start - wall if spec.validate else None
         gain_from = gain_reference(baselines, cls.gain_baseline)
         summary = format_summary(
-            tables, spec, location=store.location, wall_s=wall, gain_from=gain_from
+            tables,
+            spec,
+            location=store.location,
+            wall_s=wall,
+            validation_s=validation_s,
+            gain_from=gain_from,
         )
         if baselines is not None and baselines.num_rows:
             summary += "\n" + format_baselines(baselines, spec)
@@ -1117,7 +1124,7 @@ def _validate_front(
             tune_dir=TUNE_DIR,
             verbose=verbose,
         )
-        _, saw_sigint = _fit_noting_interrupt(tuner)
+        _, saw_sigint = _fit_noting_interrupt(tuner, quiet=verbose == 0)
         _forget_encoded_objects()
         finished = len(done_runs(store, spec, metric_names, matrix_names))
         if saw_sigint or finished < total:
@@ -1137,8 +1144,9 @@ def _second_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt  # what a second Ctrl-C does once Tune has let go
 
 
-def _fit_noting_interrupt(tuner):
+def _fit_noting_interrupt(tuner, *, quiet: bool):
     """tuner.fit(), and whether a SIGINT (Ctrl-C) stopped it: None where that cannot be told.
+    ``quiet``: Tune prints nothing of its own (``tune_console``).
 
     Tune returns normally after a Ctrl-C, marking the trials it stopped as terminated in
     memory. But for the run it installs its own SIGINT handler, which on firing puts back
@@ -1146,14 +1154,15 @@ def _fit_noting_interrupt(tuner):
     handler from before the run is restored.
     """
     in_main = threading.current_thread() is threading.main_thread()
-    if not in_main or os.environ.get("TUNE_DISABLE_SIGINT_HANDLER", "0") != "0":
-        return tuner.fit(), None
-    before = signal.signal(signal.SIGINT, _second_interrupt)
-    try:
-        results = tuner.fit()
-        return results, signal.getsignal(signal.SIGINT) is _second_interrupt
-    finally:
-        signal.signal(signal.SIGINT, before)
+    with tune_console(quiet=quiet):
+        if not in_main or os.environ.get("TUNE_DISABLE_SIGINT_HANDLER", "0") != "0":
+            return tuner.fit(), None
+        before = signal.signal(signal.SIGINT, _second_interrupt)
+        try:
+            results = tuner.fit()
+            return results, signal.getsignal(signal.SIGINT) is _second_interrupt
+        finally:
+            signal.signal(signal.SIGINT, before)
 
 
 def _close_orphans(journal: Path, *, study_name: str) -> None:

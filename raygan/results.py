@@ -650,17 +650,21 @@ def format_summary(
     *,
     location: str,
     wall_s: float | None = None,
+    validation_s: float | None = None,
     gain_from: dict | None = None,
 ) -> str:
     """A few lines a person reads at the end of a study: counts, the front (means and
     spreads over replicates, and with ``gain_from``, a baseline row, each objective's gain
-    over that baseline), the validated front, failures, files."""
+    over that baseline), the validated front, failures, files. ``wall_s``: the search's
+    wall time in seconds; ``validation_s``: the front validation's, after it."""
     rows = tables.trials.to_pylist()
     counts = {s: sum(r["status"] == s for r in rows) for s in TRIAL_STATUSES}
     head = f"{spec.name} (profile {spec.profile}): {plural(len(rows), 'trial')}: "
     head += ", ".join(f"{counts[s]} {s}" for s in ("completed", "failed", "stopped"))
     if wall_s is not None:
         head += f" in {_duration(wall_s)}"
+    if validation_s is not None:
+        head += f", then {_duration(validation_s)} of validation"
     lines = [head]
 
     objectives = ", ".join(f"{o.metric} {o.mode}" for o in spec.objectives)

@@ -21,6 +21,7 @@ import raygan
 from raygan.results import RunStore, StudyTables, validation_schema
 from raygan.spec import Param, StudySpec
 from raygan.trial import validation_seeds
+from raygan.tune_output import tune_loggers
 
 CASE = "_case"  # the param_space key that holds one validation run's whole config
 TUNE_PREFIX = "validation"  # Tune experiment folders: tune/validation-<attempt>
@@ -167,7 +168,7 @@ def validation_tuner(
             storage_path=f"{store.location}/{tune_dir}",
             failure_config=tune.FailureConfig(max_failures=spec.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-            callbacks=[callback],
+            callbacks=[callback, *tune_loggers()],
             verbose=verbose,
         ),
     )

@@ -233,3 +233,32 @@ def test_a_real_process_refusing_smote_writes_nothing(tmp_path):
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "data.minority_count: 1" in done.stderr and "at least 2" in done.stderr
     assert not (tmp_path / "runs").exists()
+
+
+# ---- F. one truthful TensorBoard hint; --quiet means quiet ----------------------------------
+
+
+@pytest.mark.parametrize("quiet", [True, False])
+def test_tune_prints_one_truthful_hint_and_nothing_when_quiet(
+    faulty_study, cli_env, tmp_path, quiet
+):
+    cmd = [
+        sys.executable,
+        "-m",
+        "raygan.study",
+        str(faulty_study),
+        "--storage",
+        str(tmp_path),
+        "--name",
+        "q",
+        "--num-samples",
+        "2",
+    ] + ["--quiet"] * quiet
+    done = subprocess.run(cmd, env=cli_env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = done.stdout + done.stderr
+    assert f"[raygan] TensorBoard: tensorboard --logdir {tmp_path / 'q' / 'tune'}" in out
+    assert "To visualize your results with TensorBoard" not in out  # Tune's, at Ray's session
+    assert ("Configuration for experiment" in out) is not quiet
+    assert ("Trial status" in out) is not quiet
+    assert list((tmp_path / "q" / "tune").glob("*/events.out.tfevents.*"))  # where it says

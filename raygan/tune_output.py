@@ -1,0 +1,59 @@
+"""What Tune writes beside the trials (CSV, JSON, TensorBoard) and prints while it runs.
+
+Tune adds its loggers itself and, when one of them is its TensorBoard logger, prints a
+``tensorboard --logdir`` hint at the driver's staging folder inside Ray's session
+directory, not at the run directory where the event files end up (Ray 2.60). And its
+configuration box prints at every verbosity, ``verbose=0`` included. So raygan passes
+the loggers itself, TensorBoard through a wrapper Tune does not recognise (no hint), says
+where the event files are in its own line, and turns Tune's console output off for
+``--quiet``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback, LoggerCallback
+from ray.tune.logger.tensorboardx import TBXLoggerCallback
+
+
+class TensorBoardLogger(LoggerCallback):
+    """Tune's TensorBoard logger, by composition: the same event files per trial."""
+
+    def __init__(self) -> None:
+        self._tbx = TBXLoggerCallback()
+
+    def log_trial_start(self, trial) -> None:
+        self._tbx.log_trial_start(trial)
+
+    def log_trial_result(self, iteration: int, trial, result: dict) -> None:
+        self._tbx.log_trial_result(iteration, trial, result)
+
+    def log_trial_end(self, trial, failed: bool = False) -> None:
+        self._tbx.log_trial_end(trial, failed)
+
+
+def tune_loggers() -> list[LoggerCallback]:
+    """The loggers Tune would add itself: progress.csv, result.json, TensorBoard events."""
+    return [CSVLoggerCallback(), JsonLoggerCallback(), TensorBoardLogger()]
+
+
+@contextlib.contextmanager
+def tune_console(*, quiet: bool) -> Iterator[None]:
+    """While Tune runs: none of its own loggers (``tune_loggers`` are passed instead), and
+    with ``quiet`` its older console flow, which prints nothing at verbosity 0."""
+    wanted = {"TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"}
+    if quiet:
+        wanted["RAY_AIR_NEW_OUTPUT"] = "0"
+    before = {key: os.environ.get(key) for key in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from raygan import load_spec, register_experiment, run_trial
+from raygan import SpecError, load_spec, register_experiment, run_trial
 from raygan.trial import replaces_kept, round_score
 
 BEST = ["result.round=best", "result.reference={score = 0.0, cost = 2.0}"]
@@ -41,3 +41,27 @@ def test_run_trial_returns_the_round_the_engine_would_keep(faulty):
     }
     out = run_trial(faulty, params, overrides=peak)
     assert (out["score"], out["step"]) == (0.4, 2)
+
+
+def test_run_trial_refuses_a_searched_parameter_left_out():
+    # the smoke profile searches duplication and rounds; rounds would fall back to 10
+    with pytest.raises(
+        SpecError, match=r"no value for the searched parameter\(s\) rounds \(1\.\.2\)"
+    ):
+        run_trial("seqgan_tradeoff", {"duplication": 3}, profile="smoke")
+
+
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ("no.such.module:Thing", "no module 'no.such.module' to import"),
+        ("raygan.experiments.seqgan:Nope", "has no 'Nope'"),
+        ("raygan.experiments.seqgan:SeqGANData", "is not an Experiment subclass"),
+    ],
+)
+def test_register_experiment_fails_at_registration(target, message):
+    from raygan.experiments import REGISTRY
+
+    with pytest.raises(ValueError, match=message):
+        register_experiment("not_registered", target)
+    assert "not_registered" not in REGISTRY

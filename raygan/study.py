@@ -202,23 +202,26 @@ def main(argv: list[str] | None = None) -> int:
         return facts
 
     name, profile = args.name, args.profile or "default"
+    facts: dict = {}
     if args.resume and name is not None:
-        facts = resumed_facts(name)
-        if isinstance(facts, str):
-            return bad(facts)
-        profile = facts["profile"]
+        found = resumed_facts(name)
+        if isinstance(found, str):
+            return bad(found)
+        facts, profile = found, found["profile"]
     try:
         spec = load_spec(args.study, profile=profile, overrides=_overrides(args))
     except SpecError as e:
         return bad(str(e))
     if args.resume:
         if name is None:
-            name = _newest_run(args.storage, spec.name)
-            if name is None:
+            newest = _newest_run(args.storage, spec.name)
+            if newest is None:
                 return bad(f"--resume: no run of {spec.name!r} under {args.storage}; give --name")
-            facts = resumed_facts(name)
-            if isinstance(facts, str):
-                return bad(facts)
+            name = newest
+            found = resumed_facts(name)
+            if isinstance(found, str):
+                return bad(found)
+            facts = found
         if facts["study"] != spec.name:
             return bad(f"{args.study}: run {name} is a run of study {facts['study']!r}")
     start = time.perf_counter()

@@ -15,8 +15,9 @@ from __future__ import annotations
 import io
 import unicodedata
 from collections.abc import Iterable
+from typing import Final, Literal
 
-NORMAL_FORM = "NFC"
+NORMAL_FORM: Final[Literal["NFC"]] = "NFC"
 BOM = "\ufeff"
 
 

@@ -889,6 +889,12 @@ def _claim(storage: str, store: RunStore, *, by_default: bool) -> RunStore:
             return store
         except RunBusy as e:
             if not by_default:
+                try:  # say so when it is in use, rather than suggest --resume
+                    if store.has(LOCK_FILE):
+                        with hold_lock(store):
+                            pass
+                except RunBusy as busy:
+                    raise StudyError(f"--name: {busy}; choose another --name") from None
                 raise StudyError(
                     f"--name: {e}; add --resume to continue it, or choose another --name"
                 ) from None
@@ -1230,31 +1236,45 @@ def _local_journal(store: RunStore) -> Path:
     return path
 
 
-# What a resumed run may change: where and how its trials run, not what they compute.
-RESUMABLE_KEYS = ("resources.",)
+def resumed_spec(storage: str, name: str, overrides: Sequence[str | tuple[str, str]]) -> StudySpec:
+    """The spec the run ``storage``/``name`` resumes with: its own study.toml; an override
+    that changes any value is refused (StudyError naming the flag and the value kept)."""
+    store = _store(storage, name)
+    return _resumed_spec(store, saved_run(storage, name), overrides)
 
 
 def _resumed_spec(
     store: RunStore, meta: dict, overrides: Sequence[str | tuple[str, str]]
 ) -> StudySpec:
-    """The spec a run was started with, with the ``overrides`` a resume may apply
-    (``RESUMABLE_KEYS``). An override that would change anything else is refused,
-    naming the flag and the value the run keeps; one that restates it is harmless."""
+    """The spec a run was started with. An override that would change it is refused,
+    naming the flag and the value the run keeps; one that restates it is harmless.
+    Resources too: Tune restores each trial with the resources it was made with."""
     saved = _saved_spec(store, meta)
     if not overrides:
         return saved
-    asked = _saved_spec(store, meta, overrides)
-    before, after = _flat(saved.document), _flat(asked.document)
+    before = _flat(saved.document)
+    try:
+        asked = _saved_spec(store, meta, overrides)
+    except SpecError:  # a value the run could never take; name what it keeps instead
+        key = _override_key(overrides[-1])
+        raise _kept(overrides, key, before) from None
+    after = _flat(asked.document)
     for key in sorted(set(before) | set(after)):
-        if before.get(key) == after.get(key) or key.startswith(RESUMABLE_KEYS):
-            continue
-        kept = f"= {json.dumps(before[key])}" if key in before else "unset (its default)"
-        raise StudyError(
-            f"{_label(overrides, key)}: a resumed run keeps {key} {kept} (resume changes "
-            "only resources: --cpus-per-trial, --gpus-per-trial, --set resources.*); "
-            "start a new run (another --name) to change it"
-        )
-    return asked
+        if before.get(key) != after.get(key):
+            raise _kept(overrides, key, before)
+    return saved
+
+
+def _override_key(item: str | tuple[str, str]) -> str:
+    return (item if isinstance(item, str) else item[0]).partition("=")[0].strip()
+
+
+def _kept(overrides, key: str, before: dict) -> StudyError:
+    kept = f"= {json.dumps(before[key])}" if key in before else "unset (its default)"
+    return StudyError(
+        f"{_label(overrides, key)}: a resumed run keeps {key} {kept}; resume changes "
+        "nothing of a run; start a new run (another --name) to change it"
+    )
 
 
 def _flat(table: dict, prefix: str = "") -> dict:

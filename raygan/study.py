@@ -12,6 +12,7 @@ import argparse
 import shlex
 import sys
 import time
+from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -172,7 +173,12 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as done:  # --help (0), or a bad flag (2, its one line printed)
         return int(done.code or 0)
 
+    from raygan.experiments import ENVIRONMENT_ERRORS
     from raygan.spec import SpecError, list_studies, load_spec
+
+    if ENVIRONMENT_ERRORS:
+        print(f"raygan.study: error: {ENVIRONMENT_ERRORS[0]}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
     if args.list:
         for name, description in list_studies():
@@ -186,44 +192,40 @@ def main(argv: list[str] | None = None) -> int:
         print(f"raygan.study: error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
-    from raygan.engine import StudyError, StudyInterrupted, run_study, saved_run
+    from raygan.engine import StudyError, StudyInterrupted, resumed_spec, run_study, saved_run
 
-    def resumed_facts(name: str) -> dict | str:
-        """run.json of the run to resume, or the error line."""
+    name = args.name
+    if args.resume:
+        # A run resumes from its own study.toml: the study file as it is now (edited,
+        # moved away, on another machine) has no say.
+        study = Path(args.study).stem if args.study.endswith(".toml") else args.study
+        name = name or _newest_run(args.storage, study)
+        if name is None:
+            return bad(f"--resume: no run of {study!r} under {args.storage}; give --name")
         try:
             facts = saved_run(args.storage, name)
-        except StudyError as e:
-            return str(e)
-        if args.profile not in (None, facts["profile"]):
-            return (
-                f"--profile {args.profile}: a resumed run keeps its profile "
-                f"{facts['profile']!r}; start a new run (another --name) to change it"
+            if facts["study"] != study:
+                return bad(f"{args.study}: run {name} is a run of study {facts['study']!r}")
+            if args.profile not in (None, facts["profile"]):
+                return bad(
+                    f"--profile {args.profile}: a resumed run keeps its profile "
+                    f"{facts['profile']!r}; start a new run (another --name) to change it"
+                )
+            if args.gpus_per_trial is not None:
+                return bad(
+                    f"--gpus-per-trial {args.gpus_per_trial}: a resumed run keeps the "
+                    "resources it was started with; start a new run to change them"
+                )
+            spec = resumed_spec(args.storage, name, _overrides(args))
+        except (StudyError, SpecError) as e:
+            return bad(str(e))
+    else:
+        try:
+            spec = load_spec(
+                args.study, profile=args.profile or "default", overrides=_overrides(args)
             )
-        return facts
-
-    name, profile = args.name, args.profile or "default"
-    facts: dict = {}
-    if args.resume and name is not None:
-        found = resumed_facts(name)
-        if isinstance(found, str):
-            return bad(found)
-        facts, profile = found, found["profile"]
-    try:
-        spec = load_spec(args.study, profile=profile, overrides=_overrides(args))
-    except SpecError as e:
-        return bad(str(e))
-    if args.resume:
-        if name is None:
-            newest = _newest_run(args.storage, spec.name)
-            if newest is None:
-                return bad(f"--resume: no run of {spec.name!r} under {args.storage}; give --name")
-            name = newest
-            found = resumed_facts(name)
-            if isinstance(found, str):
-                return bad(found)
-            facts = found
-        if facts["study"] != spec.name:
-            return bad(f"{args.study}: run {name} is a run of study {facts['study']!r}")
+        except SpecError as e:
+            return bad(str(e))
     start = time.perf_counter()
     try:
         outcome = run_study(

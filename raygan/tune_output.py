@@ -12,6 +12,7 @@ where the event files are in its own line, and turns Tune's console output off f
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator
 
@@ -49,9 +50,15 @@ def tune_console(*, quiet: bool) -> Iterator[None]:
         wanted["RAY_AIR_NEW_OUTPUT"] = "0"
     before = {key: os.environ.get(key) for key in wanted}
     os.environ.update(wanted)
+    # quiet: Tune's own log lines too (a failed trial's traceback); raygan's line stays
+    tune_log = logging.getLogger("ray.tune")
+    level = tune_log.level
+    if quiet:
+        tune_log.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
+        tune_log.setLevel(level)
         for key, value in before.items():
             if value is None:
                 os.environ.pop(key, None)

@@ -117,7 +117,7 @@ def test_the_same_name_while_it_runs_is_refused(faulty_study, cli_env, tmp_path)
             assert again.returncode == 2, again.stderr[-2000:]
             lines = again.stderr.strip().splitlines()
             assert len(lines) == 1 and "Traceback" not in again.stderr
-            assert "already exists" in lines[0] or "in use by another raygan process" in lines[0]
+            assert "in use by another raygan process" in lines[0]
         assert first.wait(timeout=300) == 0, first.stderr.read()[-2000:]
     finally:
         if first.poll() is None:
@@ -152,6 +152,11 @@ def finished_run(ray_session, faulty_study, tmp_path_factory):
         (["--set", "fixed.steps=5"], "--set fixed.steps=5: a resumed run keeps fixed.steps = 2"),
         (["--set", 'sampler="tpe"'], '--set sampler="tpe": a resumed run keeps sampler'),
         (["--profile", "smoke"], "--profile smoke: a resumed run keeps its profile 'default'"),
+        # Tune restores each trial with the resources it was made with
+        (["--cpus-per-trial", "0.5"], "--cpus-per-trial 0.5: a resumed run keeps resources.cpus"),
+        (["--gpus-per-trial", "0"], "--gpus-per-trial 0.0: a resumed run keeps the resources"),
+        # a value the run could never take: still the value it keeps, not a study-file error
+        (["--set", 'result.aggregate="pessimistic"'], "a resumed run keeps result.aggregate"),
     ],
 )
 def test_resume_refuses_what_would_change_the_run(
@@ -168,11 +173,17 @@ def test_resume_refuses_what_would_change_the_run(
 
 
 def test_resume_accepts_what_does_not_change_the_run(finished_run, faulty_study, capsys):
-    """Restating a value the run has, or changing only where trials run, resumes."""
+    """Restating a value the run has resumes; so does a study file that has since gone:
+    the run's own study.toml decides."""
     from raygan.study import main
 
-    argv = [str(faulty_study), "--storage", str(finished_run), "--name", "done", "--resume"]
-    assert main([*argv, "--num-samples", "2", "--cpus-per-trial", "0.5", "--quiet"]) == 0
+    moved = faulty_study.with_name("moved_away.toml")
+    argv = ["faulty_study", "--storage", str(finished_run), "--name", "done", "--resume"]
+    faulty_study.rename(moved)
+    try:
+        assert main([*argv, "--num-samples", "2", "--quiet"]) == 0
+    finally:
+        moved.rename(faulty_study)
     assert "Pareto front" in capsys.readouterr().out
     assert len(pd.read_parquet(finished_run / "done" / "trials.parquet")) == 2
 

@@ -58,9 +58,15 @@ def register_experiment(name: str, target: str, *, load: bool = True) -> None:
     REGISTRY[name] = target
 
 
+# A bad entry must not break `import raygan` with a traceback: the CLI reports these as
+# one line (exit 2); `experiment_path` raises them for a study that names the entry.
+ENVIRONMENT_ERRORS: list[str] = []
 for _item in filter(None, os.environ.get("RAYGAN_EXPERIMENTS", "").split(",")):
     _name, _, _target = _item.strip().partition("=")
-    register_experiment(_name, _target, load=False)
+    try:
+        register_experiment(_name, _target, load=False)
+    except ValueError as _e:
+        ENVIRONMENT_ERRORS.append(f"RAYGAN_EXPERIMENTS: {_e}")
 
 
 def experiment_path(name: str) -> str:

@@ -134,7 +134,15 @@ class VAEAugmentExperiment(Experiment):
         super().check(config, data)
         cfg = build_config(VAEConfig, config, where="fixed")
         d = build_config(VAEData, data, where="data")
-        _labelled_set(_split(d), cfg.labelled, seed=d.seed)
+        _, y = _labelled_set(_split(d), cfg.labelled, seed=d.seed)
+        smallest = int(np.unique(y, return_counts=True)[1].min()) if len(y) else 0
+        needs = cfg.method != "noise" and cfg.amount > 0
+        if needs and smallest <= cfg.k:  # found here, not in every trial
+            raise ValueError(
+                f"fixed.k: {cfg.k} neighbours, but the labelled set ({cfg.labelled}) holds "
+                f"{smallest} samples of its smallest class; {cfg.method} needs k <= "
+                f"{smallest - 1}, or more labelled samples"
+            )
 
     @classmethod
     def baselines(cls, config: dict, data: dict, *, seed: int) -> list[dict]:

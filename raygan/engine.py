@@ -800,8 +800,7 @@ def run_study(
     Ray if none is running. ``name``: the run directory's name under ``storage`` (default:
     study-profile-date-time, made unique). A resumed run keeps the spec it was started
     with; ``overrides`` (the ``--set`` items and the flags that stand for one, as given to
-    ``load_spec``) may change its resources only, and any other override that changes a
-    value is refused. Raises StudyError on bad input, before anything is written (a new
+    ``load_spec``) may restate it, and one that changes a value is refused. Raises StudyError on bad input, before anything is written (a new
     run's directory is removed again when bad input shows up later); StudyError when
     another process holds the run.
     """

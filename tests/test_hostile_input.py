@@ -245,6 +245,21 @@ CASES = [
         "budget.num_samples: 8 is more than the 6 points of the grid",
     ),
     (
+        "more neighbours than the smallest labelled class",
+        flags(
+            "vae_latent_augment",
+            "--profile",
+            "smoke",
+            "--set",
+            "fixed.labelled=20",
+            "--set",
+            "fixed.k=3",
+            "--set",
+            'search.method.choices=["interpolation"]',
+        ),
+        "fixed.k: 3 neighbours, but the labelled set (20) holds 2 samples",
+    ),
+    (
         "too few minority samples for SMOTE",
         flags("augment_imbalanced", "--profile", "smoke", "--set", "data.minority_count=1"),
         "data.minority_count: 1 leaves 1 training sample(s)",

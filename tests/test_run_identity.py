@@ -273,3 +273,16 @@ def test_tune_prints_one_truthful_hint_and_nothing_when_quiet(
     assert ("Configuration for experiment" in out) is not quiet
     assert ("Trial status" in out) is not quiet
     assert list((tmp_path / "q" / "tune").glob("*/events.out.tfevents.*"))  # where it says
+
+
+def test_a_bad_registry_entry_in_the_environment_is_one_line(cli_env, tmp_path):
+    env = {**cli_env, "RAYGAN_EXPERIMENTS": "mine=no.such.module:Thing"}
+    done = subprocess.run(
+        [sys.executable, "-m", "raygan.study", "--list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "RAYGAN_EXPERIMENTS: experiment 'mine': no module 'no.such.module'" in done.stderr

@@ -79,15 +79,17 @@ def kaomoji_corpus(
 
 def read_emoticon_file(path: str | Path, *, max_len: int = 40) -> EmoticonCorpus:
     """A UTF-8 file, one emoticon a line, each brought to raygan's normal form (NFC, see
-    ``raygan.data.text``; a leading byte-order mark dropped). Lines split at ``\n``,
-    ``\r\n`` or ``\r``; blank lines are skipped; there is no held-out set. Raises
-    DataError naming the file and line for an unreadable, binary or non-UTF-8 file or a
-    face longer than ``max_len``."""
+    ``raygan.data.text``; leading byte-order marks dropped). Lines split at ``\n``,
+    ``\r\n`` or ``\r``; trailing whitespace is dropped; blank lines are skipped; there is
+    no held-out set. Raises DataError naming the file (and line) for an unreadable,
+    UTF-16, binary or non-UTF-8 file or a face longer than ``max_len``."""
     path = Path(path)
     try:
         raw = path.read_bytes()
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataError(f"{path}: a UTF-16 file (its byte-order mark); save it as UTF-8")
     nul = raw.find(b"\x00")
     if nul >= 0:  # valid UTF-8 can still be a binary file; no emoticon holds NUL
         raise DataError(
@@ -102,7 +104,8 @@ def read_emoticon_file(path: str | Path, *, max_len: int = 40) -> EmoticonCorpus
             f"{path}:{line}: not UTF-8 (byte 0x{raw[e.start]:02x} at offset {e.start})"
         ) from None
     faces = []
-    for number, face in enumerate(text_lines(normalize_text(text)), start=1):
+    for number, line in enumerate(text_lines(normalize_text(text)), start=1):
+        face = line.rstrip()  # trailing blanks are no part of a face, and would spoil exact copies
         if not face.strip():
             continue
         if len(face) > max_len:

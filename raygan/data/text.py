@@ -22,8 +22,8 @@ BOM = "\ufeff"
 
 
 def normalize_text(text: str) -> str:
-    """``text`` in raygan's normal form: NFC, a leading byte-order mark dropped."""
-    return unicodedata.normalize(NORMAL_FORM, text.removeprefix(BOM))
+    """``text`` in raygan's normal form: NFC, leading byte-order marks dropped."""
+    return unicodedata.normalize(NORMAL_FORM, text.lstrip(BOM))
 
 
 def normalize_texts(texts: Iterable[str]) -> list[str]:

@@ -102,3 +102,16 @@ def test_the_embedded_corpus_is_in_nfc():
     corpus = kaomoji_corpus()
     for face in corpus.train + corpus.heldout[:2000]:
         assert unicodedata.normalize("NFC", face) == face
+
+
+def test_trailing_blanks_and_repeated_byte_order_marks_are_no_part_of_a_face(tmp_path):
+    path = tmp_path / "faces.txt"
+    path.write_bytes("\ufeff\ufeff(^_^)  \n(T_T)\t\x0c\n".encode())
+    assert read_emoticon_file(path).train == ("(^_^)", "(T_T)")
+
+
+def test_a_utf16_file_is_named_as_such(tmp_path):
+    path = tmp_path / "faces.txt"
+    path.write_text("(^_^)\n", encoding="utf-16")
+    with pytest.raises(DataError, match="a UTF-16 file"):
+        read_emoticon_file(path)

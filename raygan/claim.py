@@ -56,6 +56,14 @@ def _lock_path(store: RunStore) -> Path:
     return path
 
 
+def check_not_held(store: RunStore) -> None:
+    """RunBusy (naming the holder's pid) if a process holds the run's lock. Writes
+    nothing: a run without a lock file was never held by this version of raygan."""
+    if _lock_path(store).exists():
+        with hold_lock(store):
+            pass
+
+
 @contextlib.contextmanager
 def hold_lock(store: RunStore) -> Iterator[None]:
     """Hold the run's lock for the duration; RunBusy (naming the holder's pid) if another

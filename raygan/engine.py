@@ -20,6 +20,7 @@ import contextlib
 import contextvars
 import ctypes
 import hashlib
+import itertools
 import json
 import logging
 import math
@@ -45,7 +46,7 @@ from ray.tune.search.optuna import OptunaSearch
 from ray.util import debug as ray_debug
 
 import raygan
-from raygan.claim import LOCK_FILE, RunBusy, claim_new, hold_lock
+from raygan.claim import RunBusy, check_not_held, claim_new, hold_lock
 from raygan.experiments import experiment_path, get_experiment, register_experiment
 from raygan.experiments.base import TrialDiverged
 from raygan.results import (
@@ -800,9 +801,9 @@ def run_study(
     Ray if none is running. ``name``: the run directory's name under ``storage`` (default:
     study-profile-date-time, made unique). A resumed run keeps the spec it was started
     with; ``overrides`` (the ``--set`` items and the flags that stand for one, as given to
-    ``load_spec``) may restate it, and one that changes a value is refused. Raises StudyError on bad input, before anything is written (a new
-    run's directory is removed again when bad input shows up later); StudyError when
-    another process holds the run.
+    ``load_spec``) may restate it, and one that changes a value is refused. Raises
+    StudyError on bad input, before anything is written (a new run's directory is removed
+    again when bad input shows up later), and when another process holds the run.
     """
     # Tune swaps builtins.print while it runs and pickles callbacks with the run: decide
     # now, before any of that, whether lines go to print (None) or to a caller's echo.
@@ -815,13 +816,9 @@ def run_study(
     if name is not None and not RUN_NAME.match(name):
         raise StudyError(f"--name: {name!r} must match {RUN_NAME.pattern} (letters, digits, _ . -)")
     store = _store(storage, name or default_run_name(spec))
-    run_id = store.location.rpartition("/")[2]  # the run's name, as its rows and journal say
+    run_id = store.name  # the run's name, as its rows and journal say
     if resume:
-        saved = store.read_text("study.toml")
-        meta = store.read_text("run.json")
-        if saved is None or meta is None:
-            raise StudyError(f"--resume: no run to resume at {store.location}")
-        facts = json.loads(meta)
+        facts = _saved_facts(store)
         # a copied or moved run keeps the name it was started with, inside
         run_id = facts.get("run", run_id)
         spec = _resumed_spec(store, facts, overrides)
@@ -829,7 +826,7 @@ def run_study(
     with contextlib.ExitStack() as held:
         if not resume:
             store = _claim(storage, store, by_default=name is None)
-            run_id = store.location.rpartition("/")[2]
+            run_id = store.name
         try:
             held.enter_context(hold_lock(store))
         except RunBusy as e:
@@ -857,15 +854,16 @@ def saved_run(storage: str, name: str) -> dict:
     StudyError when there is no run there to resume."""
     if not RUN_NAME.match(name):
         raise StudyError(f"--name: {name!r} must match {RUN_NAME.pattern} (letters, digits, _ . -)")
-    store = _store(storage, name)
+    return _saved_facts(_store(storage, name))
+
+
+def _saved_facts(store: RunStore) -> dict:
     meta = store.read_text("run.json")
     if meta is None or not store.has("study.toml"):
-        if store.has(LOCK_FILE):  # claimed a moment ago, still being set up
-            try:
-                with hold_lock(store):
-                    pass
-            except RunBusy as e:
-                raise StudyError(f"--name: {e}; wait for it to end") from None
+        try:  # a run claimed a moment ago, still being set up
+            check_not_held(store)
+        except RunBusy as e:
+            raise StudyError(f"--name: {e}; wait for it to end") from None
         raise StudyError(f"--resume: no run to resume at {store.location}")
     return json.loads(meta)
 
@@ -881,7 +879,7 @@ def _claim(storage: str, store: RunStore, *, by_default: bool) -> RunStore:
     """Claim a new run's directory. A default name (one-second resolution) that another
     run took in the same second gets a suffix, -2, -3, ...; a name the user gave is
     refused."""
-    base = store.location.rpartition("/")[2]
+    base = store.name
     for attempt in range(1, 1000):
         try:
             claim_new(store)
@@ -889,9 +887,7 @@ def _claim(storage: str, store: RunStore, *, by_default: bool) -> RunStore:
         except RunBusy as e:
             if not by_default:
                 try:  # say so when it is in use, rather than suggest --resume
-                    if store.has(LOCK_FILE):
-                        with hold_lock(store):
-                            pass
+                    check_not_held(store)
                 except RunBusy as busy:
                     raise StudyError(f"--name: {busy}; choose another --name") from None
                 raise StudyError(
@@ -915,8 +911,6 @@ def _corners(spec: StudySpec, *, limit: int = 256) -> list[dict]:
     """The corners of the search space: every combination of each searched setting's
     extremes, or where there are more than ``limit``, each setting's extremes alone
     (the others at the middle of their choices)."""
-    import itertools
-
     extremes = {p.name: p.extremes() for p in spec.search}
     if not extremes:
         return [{}]
@@ -1042,7 +1036,7 @@ def _run_claimed(
             # Tune saved the stopped trials as unfinished (what --resume picks up): no
             # rows for them and no final tables, the study is not over.
             raise StudyInterrupted(
-                name=store.location.rpartition("/")[2],
+                name=store.name,
                 location=store.location,
                 finished=store.part_count("trial"),
                 total=spec.num_samples,
@@ -1078,7 +1072,7 @@ def _run_claimed(
             summary += "\n" + format_baselines(baselines, spec)
         summary += f"\nreport: {_write_report(store, journal)}"
         return StudyOutcome(
-            name=store.location.rpartition("/")[2],
+            name=store.name,
             location=store.location,
             tables=tables,
             summary=summary,
@@ -1134,7 +1128,7 @@ def _validate_front(
         finished = len(done_runs(store, spec, metric_names, matrix_names))
         if saw_sigint or finished < total:
             raise StudyInterrupted(
-                name=store.location.rpartition("/")[2],
+                name=store.name,
                 location=store.location,
                 finished=finished,
                 total=total,

@@ -348,6 +348,7 @@ class RunStore:
         if not NAME_RE.match(name):
             raise ValueError(f"run name {name!r} must match {NAME_RE.pattern}")
         storage = str(storage)
+        self.name = name  # the run directory's own name
         if "://" in storage:
             self.fs, base = pafs.FileSystem.from_uri(storage)
             self.location = f"{storage.rstrip('/')}/{name}"

@@ -181,8 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
 
     if args.list:
-        for name, description in list_studies():
-            print(f"{name:24s} {description}")
+        for study_name, description in list_studies():
+            print(f"{study_name:24s} {description}")
         return EXIT_OK
     if not args.study:
         print("raygan.study: error: give a study name or path (see --list)", file=sys.stderr)
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from raygan.engine import StudyError, StudyInterrupted, resumed_spec, run_study, saved_run
 
-    name = args.name
+    name: str | None = args.name
     if args.resume:
         # A run resumes from its own study.toml: the study file as it is now (edited,
         # moved away, on another machine) has no say.
@@ -236,7 +236,6 @@ def main(argv: list[str] | None = None) -> int:
             resume=args.resume,
             cpus_per_trial=args.cpus_per_trial,
             gpus_per_trial=args.gpus_per_trial,
-            overrides=_overrides(args),
             verbose=0 if args.quiet else 1,
         )
     except (StudyError, SpecError) as e:

@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 import ray
 
-from raygan import engine, load_spec
-from raygan.engine import run_study
+from raygan import load_spec
+from raygan.engine import compat, run_study
 
 # the two modes --compare runs: raygan's trimming of Tune's per-trial state off, then on
 KEPT, SHIPPED = "as Tune keeps it", "as shipped"
@@ -89,9 +89,9 @@ def main() -> None:
     mode = SHIPPED
     if args.as_tune_keeps_it:
         mode = KEPT
-        for name in ("_skip_windowed_means", "_release_finished_trial"):
-            setattr(engine, name, lambda trial: None)
-        engine._forget_encoded_objects = lambda: None
+        for name in ("skip_windowed_means", "release_finished_trial"):
+            setattr(compat, name, lambda trial: None)
+        compat.forget_encoded_objects = lambda: None
     ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING")
     measure(spec, mode)
     ray.shutdown()

@@ -21,7 +21,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a bad flag is one line (argparse prints its usage first): the rule
     for every bad input."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str):
         self.exit(EXIT_BAD_INPUT, f"raygan.study: error: {message}\n")
 
 

@@ -112,7 +112,9 @@ def round_score(spec: StudySpec, metrics: dict[str, float]) -> float:
     score = 1.0
     for o in objectives:
         value = spec.objective_value(o, metrics)
-        gain = value - o.reference if o.mode == "max" else o.reference - value
+        # the spec refuses a best-round study with several objectives and no reference
+        reference = o.reference if o.reference is not None else math.nan
+        gain = value - reference if o.mode == "max" else reference - value
         score *= max(0.0, gain)
     return score
 

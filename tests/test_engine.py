@@ -265,7 +265,8 @@ def test_best_round_stands_for_the_trial_in_rows_optuna_and_checkpoints(
 
 
 def test_kept_result_restates_the_best_round_with_the_run_facts_of_the_last():
-    from raygan.engine import KEPT, _kept_result
+    from raygan.engine.trainable import KEPT
+    from raygan.engine.trainable import kept_result as _kept_result
 
     last = {"score": 0.2, "step": 2, "steps_done": 3, "num_steps": 3, "trial_time_s": 9.0}
     kept = {"score": 0.4, "step": 1}  # the kept round's own part: its metrics and step
@@ -333,7 +334,7 @@ def test_start_points_run_first_then_the_sampler(ray_session, faulty_study, tmp_
 def test_start_points_are_queued_once_per_optuna_study(ray_session, faulty_study, tmp_path):
     # a run restarted before Tune's first snapshot builds its searcher again on the same
     # journal: the start points queued the first time are still there, waiting
-    from raygan.engine import _make_searcher
+    from raygan.engine.search import make_searcher as _make_searcher
 
     study = tmp_path / "started.toml"
     study.write_text(faulty_study.read_text() + START)
@@ -402,7 +403,7 @@ def test_finished_trials_leave_no_running_statistics_on_the_driver():
     of finished ones (most of the driver's growth per trial) and keeps the last result."""
     from ray.tune.experiment import Trial
 
-    from raygan.engine import _release_finished_trial
+    from raygan.engine.compat import release_finished_trial as _release_finished_trial
 
     trial = Trial("__fake", stub=True)  # a real Tune Trial, not started
     for step in range(1, 4):
@@ -422,7 +423,7 @@ def test_finished_trials_leave_no_running_statistics_on_the_driver():
 def test_running_trials_keep_no_windowed_means():
     from ray.tune.experiment import Trial
 
-    from raygan.engine import _skip_windowed_means
+    from raygan.engine.compat import skip_windowed_means as _skip_windowed_means
 
     trial = Trial("__fake", stub=True)
     _skip_windowed_means(trial)  # what raygan does when a trial starts

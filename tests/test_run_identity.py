@@ -17,7 +17,8 @@ import pytest
 from interrupted import check_resumed, start_and_stop, study_command  # tests/support
 
 from raygan.claim import RunBusy, claim_new, hold_lock
-from raygan.engine import StudyError, _claim, run_study
+from raygan.engine import StudyError, run_study
+from raygan.engine.runs import claim as _claim
 from raygan.results import RunStore
 from raygan.spec import load_spec
 

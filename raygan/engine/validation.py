@@ -18,10 +18,11 @@ from datetime import UTC, datetime
 from ray import tune
 
 import raygan
+from raygan.engine.console import error_line
+from raygan.engine.tune_output import tune_loggers
 from raygan.results import RunStore, StudyTables, validation_schema
 from raygan.spec import Param, StudySpec
 from raygan.trial import validation_seeds
-from raygan.tune_output import tune_loggers
 
 CASE = "_case"  # the param_space key that holds one validation run's whole config
 TUNE_PREFIX = "validation"  # Tune experiment folders: tune/validation-<attempt>
@@ -131,8 +132,6 @@ class ValidationRecorder(tune.Callback):
 
     def on_trial_error(self, iteration, trials, trial, **info):
         """A validation run that failed (after its retries): a failed row with the error."""
-        from raygan.engine import error_line  # the engine imports this module
-
         self._write(self._row(trial.config, status="failed", error=error_line(trial)))
 
 

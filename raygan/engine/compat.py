@@ -1,0 +1,186 @@
+"""Every use of a private attribute of Ray Tune, Ray or Optuna, in one place.
+
+raygan reaches into these libraries where their public API has no way to do what a study
+needs: keep the driver's memory flat over thousands of trials, point a resumed run's
+searcher at the directory the run lies in now, and keep messages meant for Tune's own
+users off raygan's console. Each use is guarded (a library without the attribute is left
+alone), so an upgrade cannot break a study, but it can silently switch a workaround
+off: ``check_versions`` says once per process when the installed versions are not the
+ones this module was written against (the upper bounds in pyproject.toml).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import optuna
+from ray.util import debug as ray_debug
+
+# The versions the workarounds below were written against and tested with: major.minor.
+TESTED = {"ray": "2.60", "optuna": "5.0"}
+_checked: list[str] = []
+
+
+def check_versions(echo=None) -> list[str]:
+    """Say once per process which installed libraries differ from TESTED; returns those
+    lines (empty when all match)."""
+    if _checked:
+        return []
+    lines = []
+    for package, tested in TESTED.items():
+        try:
+            installed = version(package)
+        except PackageNotFoundError:
+            continue
+        if ".".join(installed.split(".")[:2]) != tested:
+            lines.append(
+                f"[raygan] {package} {installed} is installed; raygan's workarounds for "
+                f"{package} internals were tested with {tested}.x and switch themselves off "
+                "where an attribute is gone (the study still runs, maybe slower or chattier)"
+            )
+    _checked.append("done")
+    for line in lines:
+        (echo or print)(line)
+    return lines
+
+
+# ---- Tune's trial bookkeeping: keep the driver flat over thousands of trials ----------
+def skip_windowed_means(trial) -> None:
+    """Keep Tune from tracking the last-5 and last-10 means of every reported number.
+
+    Tune keeps them in deques, which its JSON snapshots (written after every round) can
+    only store as hex-encoded pickles, and every one it encodes leaves a key in Ray's
+    process-wide log_once set: the driver grew with every round of every trial. Nothing
+    raygan writes uses these means. Called before the first result, so none are made.
+    """
+    metadata: Any = getattr(trial, "run_metadata", None)
+    if hasattr(metadata, "_n_steps"):
+        metadata._n_steps = ()
+
+
+def release_finished_trial(trial) -> None:
+    """Drop what the driver holds for a finished trial beyond its row and last result.
+
+    Tune keeps every Trial object for the whole run, with the running statistics of every
+    number it reported (max, min, mean) and their JSON cache; raygan never reads them, the
+    trial's rows are already in Parquet, and its last result (which Tune's restore and
+    raygan's rows need) stays. Then the log_once keys Tune's snapshots left are forgotten
+    and the C heap is trimmed: the snapshots grow with the number of trials, and glibc
+    keeps the space they freed (docs/benchmarks.md).
+    """
+    metadata: Any = getattr(trial, "run_metadata", None)
+    for name in ("metric_analysis", "metric_n_steps"):
+        table = getattr(metadata, name, None)
+        if isinstance(table, dict):
+            table.clear()
+    if hasattr(metadata, "invalidate_cache"):
+        metadata.invalidate_cache()
+    if hasattr(trial, "invalidate_json_state"):
+        trial.invalidate_json_state()
+    forget_encoded_objects()
+    trim_heap()
+
+
+def forget_encoded_objects() -> None:
+    """Forget the log_once keys Tune's JSON encoder leaves, one per object it had to
+    pickle (ray.tune.utils.serialization.TuneFunctionEncoder), named by the object's repr,
+    which carries its address: a new key for every snapshot of every trial."""
+    logged = getattr(ray_debug, "_logged", None)
+    if isinstance(logged, set):
+        for key in [k for k in logged if k.startswith("tune_func_encode:")]:
+            ray_debug.reset_log_once(key)
+
+
+def _load_libc():
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:  # not glibc (macOS, musl): nothing to trim with
+        return None
+
+
+_LIBC = _load_libc()
+
+
+def trim_heap() -> None:
+    """Give the C heap's free pages back to the system (glibc only; under a millisecond)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+# ---- messages meant for Tune's own users ---------------------------------------------
+class _DropMessage(logging.Filter):
+    def __init__(self, *texts: str):
+        super().__init__()
+        self.texts = texts
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(text in message for text in self.texts)
+
+
+# One instance per logger, made once: addFilter does not add the same filter twice.
+_DROPPED_MESSAGES = {
+    # Tune ends an interrupted run with 'Resume experiment with: Tuner.restore(...)'; a
+    # raygan user resumes with --resume, which raygan itself prints.
+    "ray.tune.tune": _DropMessage("has been interrupted"),
+    # Optuna's grid sampler stops the study once the grid is done, which outside
+    # study.optimize raises; OptunaSearch logs that as a warning after the trial has been
+    # stored as it should be. And a resumed run's trial that had finished before the
+    # interruption reports again: OptunaSearch cannot tell Optuna twice (it has it already).
+    "ray.tune.search.optuna.optuna_search": _DropMessage(
+        "`Study.stop` is supposed to", "Cannot tell a COMPLETE trial"
+    ),
+}
+
+
+def drop_tune_messages() -> None:
+    """Filter the log lines above out of Tune's loggers (matched by their text)."""
+    for logger_name, drop in _DROPPED_MESSAGES.items():
+        logging.getLogger(logger_name).addFilter(drop)
+
+
+# ---- OptunaSearch and Tune's search generator: a resumed run that was moved ----------
+def optuna_trial_number(search, trial_id: str) -> int:
+    """The Optuna trial number OptunaSearch gave Tune's trial ``trial_id``."""
+    return search._ot_trials[trial_id].number
+
+
+def repoint_optuna_search(search, storage) -> None:
+    """Point a restored OptunaSearch (its study and the trials in flight) at ``storage``.
+    OptunaSearch pickles its storage, which names the journal where the run lay before."""
+    study = optuna.load_study(
+        study_name=search._ot_study.study_name, storage=storage, sampler=search._sampler
+    )
+    search._storage, search._ot_study = storage, study
+    search._ot_trials = {
+        tid: optuna.Trial(study, t._trial_id) for tid, t in search._ot_trials.items()
+    }
+
+
+def repoint_generator(generator, root: str) -> None:
+    """Make a restored SearchGenerator create its new trials under ``root``. Tune fixes
+    the storage of the trials it restores from a moved experiment, while new trials come
+    from the generator's pickled experiment, which still names the old directory (Ray 2.60)."""
+    storage = getattr(getattr(generator, "_experiment", None), "storage", None)
+    if storage is not None:
+        storage.storage_fs_path = root
+
+
+def fail_running_trials(journal: Path, *, study_name: str) -> int:
+    """Mark FAIL every Optuna trial of the journal still RUNNING; returns how many.
+    Optuna's public API finishes a trial only through the Trial object that asked for it,
+    which a driver killed between ask and tell no longer has."""
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = JournalStorage(JournalFileBackend(str(journal)))
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    running: Any = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    for trial in running:
+        storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+    return len(running)

@@ -1,0 +1,179 @@
+"""After the search: baselines, the validated front, the summary and the report."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from raygan.engine import compat
+from raygan.engine.errors import StudyInterrupted
+from raygan.engine.resources import fit_noting_interrupt
+from raygan.engine.validation import (
+    ValidationRecorder,
+    done_runs,
+    validation_cases,
+    validation_tuner,
+)
+from raygan.results import (
+    VALIDATION_FILE,
+    RunStore,
+    StudyTables,
+    baseline_schema,
+    format_baselines,
+    format_summary,
+    gain_reference,
+    plural,
+)
+from raygan.spec import StudySpec
+from raygan.trial import set_threads
+
+TUNE_DIR = "tune"
+
+
+@dataclass
+class StudyOutcome:
+    name: str
+    location: str
+    tables: StudyTables
+    summary: str
+
+    @property
+    def completed(self) -> int:
+        return sum(s == "completed" for s in self.tables.trials.column("status").to_pylist())
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The names of an experiment's scalar metrics and of its matrix metrics."""
+
+    metrics: list[str]
+    matrices: list[str]
+
+
+def run_baselines(
+    cls, spec: StudySpec, store: RunStore, *, run: str, cpus: float, echo
+) -> pa.Table | None:
+    """The experiment's generator-free reference scores, once per study (kept on resume)."""
+    schema = baseline_schema(list(cls.metrics), list(cls.matrix_metrics))
+    saved = store.read_table("baselines.parquet", schema)
+    if saved is not None:
+        return saved
+    set_threads(cpus)
+    start = time.perf_counter()
+    rows = cls.baselines(spec.trial_config({}), dict(spec.data), seed=spec.seed)
+    if not rows:
+        return None
+    rows = [{"study": spec.name, "run": run, **row} for row in rows]
+    store.write_table("baselines.parquet", rows, schema)
+    names = ", ".join(r["baseline"] for r in rows)
+    (echo or print)(f"[raygan] baselines ({names}) in {time.perf_counter() - start:.0f} s")
+    return store.read_table("baselines.parquet", schema)
+
+
+def validate_front(
+    spec: StudySpec,
+    store: RunStore,
+    tables: StudyTables,
+    *,
+    run: str,
+    columns: Columns,
+    verbose: int,
+    echo,
+) -> StudyTables:
+    """Re-train each front configuration with ``spec.validate`` fresh seeds (the runs
+    without a row yet); returns the tables with validation.parquet and validated_front."""
+    done = done_runs(store, spec, columns.metrics, columns.matrices)
+    cases = validation_cases(spec, tables, done=done)
+    total = tables.pareto.num_rows * spec.validate
+    if cases:
+        (echo or print)(
+            f"[raygan] validating the Pareto front: {plural(tables.pareto.num_rows, 'configuration')}"
+            f" x {plural(spec.validate, 'fresh seed')}, at each one's kept step"
+            + (f" ({len(cases)} runs left)" if done else "")
+        )
+        callback = ValidationRecorder(
+            spec,
+            store,
+            run=run,
+            metric_names=columns.metrics,
+            matrix_names=columns.matrices,
+            echo=echo,
+        )
+        tuner = validation_tuner(
+            spec.name,
+            cases,
+            spec=spec,
+            store=store,
+            callback=callback,
+            tune_dir=TUNE_DIR,
+            verbose=verbose,
+        )
+        _, saw_sigint = fit_noting_interrupt(tuner, quiet=verbose == 0)
+        compat.forget_encoded_objects()
+        finished = len(done_runs(store, spec, columns.metrics, columns.matrices))
+        if saw_sigint or finished < total:
+            raise StudyInterrupted(
+                name=store.name,
+                location=store.location,
+                finished=finished,
+                total=total,
+                what="validation runs",
+            )
+    return store.consolidate_validation(
+        spec, tables, columns.metrics, run=run, matrix_names=columns.matrices
+    )
+
+
+def write_report(store: RunStore, journal: Path) -> Path:
+    """report.html beside the results; for a URI run, in the driver's local cache."""
+    from raygan.report import write_report as write  # matplotlib: only when reporting
+
+    if store.local_path is not None:
+        return write(store.local_path)
+    local = journal.with_suffix("")  # the run's cache directory on this machine
+    names = ("trials.parquet", "history.parquet", "replicates.parquet", "baselines.parquet")
+    for name in (*names, VALIDATION_FILE, "study.toml", "run.json"):
+        if not store.has(name):
+            continue
+        with store.fs.open_input_stream(f"{store.root}/{name}") as src:
+            (local / name).parent.mkdir(parents=True, exist_ok=True)
+            (local / name).write_bytes(src.read())
+    return write(local)
+
+
+def finish(
+    spec: StudySpec,
+    store: RunStore,
+    *,
+    run: str,
+    cls,
+    columns: Columns,
+    baselines: pa.Table | None,
+    journal: Path,
+    wall_s: float,
+    verbose: int,
+    echo,
+) -> StudyOutcome:
+    """The consolidated tables, the validated front (if asked), the summary, the report."""
+    start = time.perf_counter()
+    tables = store.consolidate(spec, columns.metrics, run=run, matrix_names=columns.matrices)
+    if spec.validate and tables.pareto.num_rows:
+        tables = validate_front(
+            spec, store, tables, run=run, columns=columns, verbose=verbose, echo=echo
+        )
+    validation_s = time.perf_counter() - start if spec.validate else None
+    summary = format_summary(
+        tables,
+        spec,
+        location=store.location,
+        wall_s=wall_s,
+        validation_s=validation_s,
+        gain_from=gain_reference(baselines, cls.gain_baseline),
+    )
+    if baselines is not None and baselines.num_rows:
+        summary += "\n" + format_baselines(baselines, spec)
+    summary += f"\nreport: {write_report(store, journal)}"
+    return StudyOutcome(name=store.name, location=store.location, tables=tables, summary=summary)

@@ -1,0 +1,347 @@
+"""run_study: a study spec becomes a Ray Tune run, its tables, its summary and its report."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import logging
+import math
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import ray
+from ray import tune
+from ray.tune.search import ConcurrencyLimiter
+
+import raygan
+from raygan.claim import RunBusy, hold_lock
+from raygan.engine import compat
+from raygan.engine.errors import StudyError, StudyInterrupted
+from raygan.engine.finish import TUNE_DIR, Columns, StudyOutcome, finish, run_baselines
+from raygan.engine.recorder import Recorder
+from raygan.engine.resources import fit_noting_interrupt, resources, terminate_as_interrupt
+from raygan.engine.runs import (
+    RESUMING,
+    check_run_name,
+    claim,
+    default_run_name,
+    local_journal,
+    open_store,
+    saved_facts,
+    spec_of_run,
+)
+from raygan.engine.search import RayganGenerator, make_searcher
+from raygan.engine.trainable import checkpoint_config, raygan_trial
+from raygan.engine.tune_output import tune_loggers
+from raygan.experiments import experiment_path, get_experiment
+from raygan.results import RunStore
+from raygan.spec import SpecError, StudySpec, dump_toml
+
+# Keeping one checkpoint per trial (all a resume needs) makes Tune snapshot its state after
+# every round and warn about it each time; the snapshots are cheap at raygan's scale.
+os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+
+
+def run_study(
+    spec: StudySpec,
+    *,
+    storage: str = "raygan_runs",
+    name: str | None = None,
+    address: str | None = None,
+    resume: bool = False,
+    cpus_per_trial: float | None = None,
+    gpus_per_trial: float | None = None,
+    overrides: Sequence[str | tuple[str, str]] = (),
+    verbose: int = 1,
+    echo=print,
+) -> StudyOutcome:
+    """Run (or with ``resume=True`` continue) a study; returns its consolidated tables.
+
+    Connects to Ray at ``address`` (``"auto"``, ``"ray://host:10001"``) or starts a local
+    Ray if none is running. ``name``: the run directory's name under ``storage`` (default:
+    study-profile-date-time, made unique). A resumed run keeps the spec it was started
+    with; ``overrides`` (the ``--set`` items and the flags that stand for one, as given to
+    ``load_spec``) may restate it, and one that changes a value is refused. Raises
+    StudyError on bad input, before anything is written (a new run's directory is removed
+    again when bad input shows up later), and when another process holds the run.
+    """
+    # Tune swaps builtins.print while it runs and pickles callbacks with the run: decide
+    # now, before any of that, whether lines go to print (None) or to a caller's echo.
+    echo = None if echo is print else echo
+    _check_flags(name=name, gpus_per_trial=gpus_per_trial)
+    store = open_store(storage, name or default_run_name(spec))
+    run_id = store.name  # the run's name, as its rows and journal say
+    if resume:
+        facts = saved_facts(store)
+        run_id = facts.get("run", run_id)  # a copied or moved run keeps its first name
+        spec = spec_of_run(store, facts, overrides)
+    check_study(spec)
+    with contextlib.ExitStack() as held:
+        if not resume:
+            store = claim(storage, store, by_default=name is None)
+            run_id = store.name
+        try:
+            held.enter_context(hold_lock(store))
+        except RunBusy as e:
+            raise StudyError(f"--name: {e}; wait for it to end, or choose another --name") from None
+        try:
+            return _run_claimed(
+                spec,
+                store,
+                name=run_id,
+                address=address,
+                resume=resume,
+                cpus_per_trial=cpus_per_trial,
+                gpus_per_trial=gpus_per_trial,
+                verbose=verbose,
+                echo=echo,
+            )
+        except (StudyError, SpecError, ValueError):
+            if not resume:  # bad input found late: a new run leaves nothing behind
+                store.remove()
+            raise
+
+
+def _check_flags(*, name: str | None, gpus_per_trial: float | None) -> None:
+    if gpus_per_trial is not None and not (0 <= gpus_per_trial <= 1):
+        raise StudyError(
+            f"--gpus-per-trial: {gpus_per_trial} must be between 0 and 1 (a fraction of one "
+            "GPU; 0 runs on CPU)"
+        )
+    if name is not None:
+        check_run_name(name)
+
+
+def check_study(spec: StudySpec) -> None:
+    """What the experiment can check on the driver, before anything is written: its data
+    settings against every corner of the search space (each searched setting at its
+    lowest and highest value, each choice of a categorical one), not the defaults alone.
+    Raises ValueError (DataError, SpecError) naming the setting, the value and the rule."""
+    cls = get_experiment(spec.experiment)
+    for params in _corners(spec):
+        cls.check(spec.trial_config(params), dict(spec.data))
+
+
+def _corners(spec: StudySpec, *, limit: int = 256) -> list[dict]:
+    """The corners of the search space: every combination of each searched setting's
+    extremes, or where there are more than ``limit``, each setting's extremes alone
+    (the others at the middle of their choices)."""
+    extremes = {p.name: p.extremes() for p in spec.search}
+    if not extremes:
+        return [{}]
+    if math.prod(len(v) for v in extremes.values()) <= limit:
+        names = list(extremes)
+        return [
+            dict(zip(names, combo, strict=True)) for combo in itertools.product(*extremes.values())
+        ]
+    middle = {name: values[len(values) // 2] for name, values in extremes.items()}
+    return [{**middle, name: v} for name, values in extremes.items() for v in values]
+
+
+def _run_claimed(
+    spec: StudySpec,
+    store: RunStore,
+    *,
+    name: str,
+    address: str | None,
+    resume: bool,
+    cpus_per_trial: float | None,
+    gpus_per_trial: float | None,
+    verbose: int,
+    echo,
+) -> StudyOutcome:
+    """run_study, once the run directory is claimed and locked."""
+    compat.drop_tune_messages()
+    with _ray_session(address), _sigterm_as_interrupt():
+        compat.check_versions(echo)
+        cpus, gpus = resources(spec, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial)
+        cls = get_experiment(spec.experiment)
+        columns = Columns(list(cls.metrics), list(cls.matrix_metrics))
+        store.makedirs()
+        if not resume:
+            _write_run_facts(spec, store, run=name, gain_baseline=cls.gain_baseline)
+        recorder = Recorder(
+            spec,
+            store,
+            run=name,
+            metric_names=columns.metrics,
+            matrix_names=columns.matrices,
+            cpus=cpus,
+            gpus=gpus,
+            echo=echo,
+        )
+        baselines = run_baselines(cls, spec, store, run=name, cpus=cpus, echo=echo)
+        journal = local_journal(store)
+        start = time.perf_counter()
+        _search(
+            spec,
+            store,
+            recorder,
+            journal=journal,
+            run=name,
+            resume=resume,
+            cpus=cpus,
+            gpus=gpus,
+            verbose=verbose,
+            echo=echo,
+        )
+        return finish(
+            spec,
+            store,
+            run=name,
+            cls=cls,
+            columns=columns,
+            baselines=baselines,
+            journal=journal,
+            wall_s=time.perf_counter() - start,
+            verbose=verbose,
+            echo=echo,
+        )
+
+
+@contextlib.contextmanager
+def _ray_session(address: str | None) -> Iterator[None]:
+    """Ray at ``address``, or a fresh local Ray, shut down again if started here."""
+    if ray.is_initialized():
+        yield
+        return
+    try:
+        # Ray's own default (address=None) attaches to any cluster it finds on this
+        # machine; raygan starts a fresh local one unless told where to go.
+        target = address or os.environ.get("RAY_ADDRESS") or "local"
+        ray.init(address=target, logging_level=logging.WARNING, log_to_driver=True)
+    except (ConnectionError, ValueError, RuntimeError) as e:
+        raise StudyError(f"--address: cannot reach a Ray cluster at {address!r}: {e}") from None
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops the study as Ctrl-C does; installed after ray.init, which installs its
+    own SIGTERM handler."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, terminate_as_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _write_run_facts(spec: StudySpec, store: RunStore, *, run: str, gain_baseline) -> None:
+    store.write_text("study.toml", dump_toml(spec.document))
+    facts = {
+        "study": spec.name,
+        "profile": spec.profile,
+        "run": run,
+        "raygan_version": raygan.__version__,
+        "created": datetime.now(UTC).isoformat(),
+        "gain_baseline": gain_baseline,  # the report reads it, not the experiment
+    }
+    store.write_text("run.json", json.dumps(facts, indent=2) + "\n")
+
+
+def _make_tuner(
+    spec: StudySpec,
+    store: RunStore,
+    recorder: Recorder,
+    *,
+    journal: Path,
+    run: str,
+    resume: bool,
+    verbose: int,
+) -> tune.Tuner:
+    """A new Tune run, or the interrupted one restored (with its own pickled Recorder)."""
+    tune_path = f"{store.location}/{TUNE_DIR}"  # a local path or a URI: Tune takes both
+    if resume and tune.Tuner.can_restore(tune_path):
+        return tune.Tuner.restore(
+            tune_path, trainable=spec.name, resume_unfinished=True, resume_errored=False
+        )
+    searcher = make_searcher(spec, journal=journal, study_name=run)
+    return tune.Tuner(
+        spec.name,
+        tune_config=tune.TuneConfig(
+            # the limiter Tune would add for max_concurrent_trials, in our generator
+            search_alg=RayganGenerator(
+                ConcurrencyLimiter(searcher, max_concurrent=spec.max_concurrent)
+            ),
+            num_samples=spec.num_samples,
+            time_budget_s=spec.time_budget_s or None,
+            reuse_actors=True,
+        ),
+        run_config=tune.RunConfig(
+            name=TUNE_DIR,
+            storage_path=store.location,
+            failure_config=tune.FailureConfig(max_failures=spec.max_failures),
+            checkpoint_config=checkpoint_config(spec),
+            callbacks=[recorder, *tune_loggers()],
+            verbose=verbose,
+        ),
+    )
+
+
+def _search(
+    spec: StudySpec,
+    store: RunStore,
+    recorder: Recorder,
+    *,
+    journal: Path,
+    run: str,
+    resume: bool,
+    cpus: float,
+    gpus: float,
+    verbose: int,
+    echo,
+) -> None:
+    """The Tune run of the search, to its end; StudyInterrupted if it was stopped first.
+    Every trial has its row afterwards and the Optuna study lies in the run."""
+    trainable = tune.with_resources(
+        tune.with_parameters(
+            raygan_trial,
+            spec=spec,
+            experiment_path=experiment_path(spec.experiment),
+            cpus=cpus,
+            gpus=gpus,
+        ),
+        {"cpu": cpus, "gpu": gpus},
+    )
+    # Trials show as '<study>_<id>' in Tune's table and logs, not '_train_<id>'.
+    tune.register_trainable(spec.name, trainable)
+    resuming = RESUMING.set((store, journal))
+    try:
+        tuner = _make_tuner(
+            spec, store, recorder, journal=journal, run=run, resume=resume, verbose=verbose
+        )
+        (echo or print)(f"[raygan] TensorBoard: tensorboard --logdir {store.location}/{TUNE_DIR}")
+        results, saw_sigint = fit_noting_interrupt(tuner, quiet=verbose == 0)
+    finally:
+        RESUMING.reset(resuming)
+    compat.forget_encoded_objects()  # from Tune's last snapshot, of every trial
+    if saw_sigint is None:  # Tune's handler was off: every trial has a row, or it stopped
+        saw_sigint = not spec.time_budget_s and store.part_count("trial") < max(
+            len(results), spec.num_samples
+        )
+    if saw_sigint:
+        # Tune saved the stopped trials as unfinished (what --resume picks up): no rows
+        # for them and no final tables, the study is not over.
+        raise StudyInterrupted(
+            name=store.name,
+            location=store.location,
+            finished=store.part_count("trial"),
+            total=spec.num_samples,
+        )
+    if spec.time_budget_s:
+        recorder.record_cut_short(results)
+    compat.fail_running_trials(journal, study_name=run)  # a killed driver's orphans
+    if store.local_path is None:  # keep the run's Optuna study with its results
+        store.write_text("optuna.journal", journal.read_text(encoding="utf-8"))

@@ -1,0 +1,180 @@
+"""Run directories: naming and claiming a new run, and what a resumed run keeps.
+
+A run lies in ``<storage>/<name>/``: study.toml (the study as run), run.json (study,
+profile, run name, raygan version, start time), optuna.journal, the Parquet tables and
+tune/ (Tune's own state). A resumed run keeps the spec it was started with.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import json
+import re
+import tempfile
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from raygan.claim import RunBusy, check_not_held, claim_new
+from raygan.engine.errors import StudyError
+from raygan.results import RunStore
+from raygan.spec import SpecError, StudySpec, load_spec
+
+RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+# Tune pickles the Recorder and the searcher with the run, and with them the absolute
+# paths of the run directory and its Optuna journal. A run that was copied or moved since
+# would go on writing into the directory it came from; while a run resumes, this names
+# where it lies now, and the restored objects write there.
+RESUMING: contextvars.ContextVar[tuple[RunStore, Path] | None] = contextvars.ContextVar(
+    "raygan_resuming", default=None
+)
+
+Overrides = Sequence[str | tuple[str, str]]
+
+
+def check_run_name(name: str) -> None:
+    if not RUN_NAME.match(name):
+        raise StudyError(f"--name: {name!r} must match {RUN_NAME.pattern} (letters, digits, _ . -)")
+
+
+def default_run_name(spec: StudySpec) -> str:
+    return f"{spec.name}-{spec.profile}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def open_store(storage: str, name: str) -> RunStore:
+    try:
+        return RunStore(storage, name)
+    except (OSError, ValueError) as e:  # pyarrow: unknown scheme, unreachable bucket, ...
+        raise StudyError(f"--storage: {storage!r}: {e}") from None
+
+
+def claim(storage: str, store: RunStore, *, by_default: bool) -> RunStore:
+    """Claim a new run's directory. A default name (one-second resolution) that another
+    run took in the same second gets a suffix, -2, -3, ...; a name the user gave is
+    refused."""
+    base = store.name
+    for attempt in range(1, 1000):
+        try:
+            claim_new(store)
+            return store
+        except RunBusy as e:
+            if not by_default:
+                try:  # say so when it is in use, rather than suggest --resume
+                    check_not_held(store)
+                except RunBusy as busy:
+                    raise StudyError(f"--name: {busy}; choose another --name") from None
+                raise StudyError(
+                    f"--name: {e}; add --resume to continue it, or choose another --name"
+                ) from None
+        store = open_store(storage, f"{base}-{attempt + 1}")
+    raise StudyError(f"--name: runs {base} to {base}-999 all exist; give --name")
+
+
+def saved_run(storage: str, name: str) -> dict:
+    """What ``run.json`` of the run ``storage``/``name`` says (study, profile, run, ...);
+    StudyError when there is no run there to resume."""
+    check_run_name(name)
+    return saved_facts(open_store(storage, name))
+
+
+def saved_facts(store: RunStore) -> dict:
+    meta = store.read_text("run.json")
+    if meta is None or not store.has("study.toml"):
+        try:  # a run claimed a moment ago, still being set up
+            check_not_held(store)
+        except RunBusy as e:
+            raise StudyError(f"--name: {e}; wait for it to end") from None
+        raise StudyError(f"--resume: no run to resume at {store.location}")
+    return json.loads(meta)
+
+
+def local_journal(store: RunStore) -> Path:
+    """Where the Optuna journal is written while the study runs.
+
+    Optuna's journal needs a local file (it locks it). A local run keeps it in the run
+    directory; a run on a URI keeps it in a cache on the driver's machine (a --resume from
+    elsewhere starts from the copy uploaded at the end of the last run).
+    """
+    if store.local_path is not None:
+        return store.local_path / "optuna.journal"
+    digest = hashlib.sha1(store.location.encode()).hexdigest()[:12]
+    path = Path.home() / ".cache" / "raygan" / "journals" / f"{digest}.journal"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() and (saved := store.read_text("optuna.journal")) is not None:
+        path.write_text(saved, encoding="utf-8")
+    return path
+
+
+def resumed_spec(storage: str, name: str, overrides: Overrides) -> StudySpec:
+    """The spec the run ``storage``/``name`` resumes with: its own study.toml; an override
+    that changes any value is refused (StudyError naming the flag and the value kept)."""
+    store = open_store(storage, name)
+    return spec_of_run(store, saved_run(storage, name), overrides)
+
+
+def spec_of_run(store: RunStore, meta: dict, overrides: Overrides) -> StudySpec:
+    """The spec a run was started with. An override that would change it is refused,
+    naming the flag and the value the run keeps; one that restates it is harmless.
+    Resources too: Tune restores each trial with the resources it was made with."""
+    saved = _saved_spec(store, meta)
+    if not overrides:
+        return saved
+    before = _flat(saved.document)
+    try:
+        asked = _saved_spec(store, meta, overrides)
+    except SpecError:  # a value the run could never take; name what it keeps instead
+        raise _kept(overrides, _override_key(overrides[-1]), before) from None
+    after = _flat(asked.document)
+    for key in sorted(set(before) | set(after)):
+        if before.get(key) != after.get(key):
+            raise _kept(overrides, key, before)
+    return saved
+
+
+def _override_key(item: str | tuple[str, str]) -> str:
+    return (item if isinstance(item, str) else item[0]).partition("=")[0].strip()
+
+
+def _kept(overrides: Overrides, key: str, before: dict) -> StudyError:
+    kept = f"= {json.dumps(before[key])}" if key in before else "unset (its default)"
+    return StudyError(
+        f"{_label(overrides, key)}: a resumed run keeps {key} {kept}; resume changes "
+        "nothing of a run; start a new run (another --name) to change it"
+    )
+
+
+def _flat(table: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _label(overrides: Overrides, key: str) -> str:
+    """How the user wrote the override that set ``key``: '--num-samples 4', '--set x=1'."""
+    for item in reversed(overrides):  # the last one given wins, as in load_spec
+        text, label = (item, f"--set {item}") if isinstance(item, str) else item
+        target = text.partition("=")[0].strip()
+        if key == target or key.startswith(target + "."):
+            return label
+    return key
+
+
+def _saved_spec(store: RunStore, meta: dict, overrides: Overrides = ()) -> StudySpec:
+    """The spec a run was started with, from its own study.toml (profile already applied)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "study.toml"
+        path.write_text(store.read_text("study.toml") or "", encoding="utf-8")
+        try:
+            spec = load_spec(path, overrides=overrides)
+        except SpecError as e:  # name the run's study.toml, not the temporary copy
+            raise SpecError(str(e).replace(str(path), f"{store.location}/study.toml")) from None
+    return replace(
+        spec, name=meta["study"], profile=meta["profile"], path=store.location + "/study.toml"
+    )

@@ -1,7 +1,11 @@
 """raygan: Ray-distributed studies of the validity / memorization trade-off of generative
-models trained on small data."""
+models trained on small data.
+
+Importing raygan imports neither torch nor Ray: reading and checking a study needs neither.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 try:
     __version__ = version("raygan")
@@ -10,7 +14,6 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 from raygan.experiments import register_experiment  # noqa: E402
 from raygan.spec import SpecError, StudySpec, list_studies, load_spec  # noqa: E402
-from raygan.trial import derive_seed, run_trial  # noqa: E402
 
 __all__ = [
     "SpecError",
@@ -22,3 +25,12 @@ __all__ = [
     "register_experiment",
     "run_trial",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # raygan.trial runs experiments: loaded on first use, so `import raygan` stays light
+    if name in ("run_trial", "derive_seed"):
+        from raygan import trial
+
+        return getattr(trial, name)
+    raise AttributeError(f"module 'raygan' has no attribute {name!r}")

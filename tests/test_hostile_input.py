@@ -189,6 +189,25 @@ CASES = [
         study_file(VALID + '[result]\naggregate = "median"\n'),
         "result.aggregate: 'median' must be 'mean'",
     ),
+    (
+        "paper points for an unknown metric",
+        study_file(
+            VALID + '[paper]\nlabel = "p"\nparam = "duplication"\npoints = { fun = [[1, 0.5]] }\n'
+        ),
+        "paper.points.fun: unknown metric",
+    ),
+    (
+        "paper point not a pair",
+        study_file(
+            VALID + '[paper]\nlabel = "p"\nparam = "duplication"\npoints = { validity = [1] }\n'
+        ),
+        "paper.points.validity: [1] must be a list of [setting value, metric value] pairs",
+    ),
+    (
+        "paper against no setting",
+        study_file(VALID + '[paper]\nlabel = "p"\nparam = "N"\n'),
+        "paper.param: 'N' is not a setting of 'seqgan'",
+    ),
     # ---- flags
     ("unknown study", flags("nope"), "unknown study 'nope'"),
     (

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from raygan.experiments import get_experiment
-from raygan.report import PAPER, load_run, main, plot_param, write_report
+from raygan.report import load_run, main, plot_param, write_report
 from raygan.results import (
     baseline_schema,
     history_schema,
@@ -46,12 +46,18 @@ def _param_value(param, i: int):
     return param.low + (param.high - param.low) * i / 4
 
 
+def paper_document() -> dict:
+    """The smoke profile, scored as the paper does: validity, exact copies."""
+    document = load_spec("seqgan_tradeoff", profile="smoke").document
+    document["objectives"] = {"validity": "max", "exact_copy": "min"}
+    document["result"] = {"round": "best", "reference": {"validity": 0.0, "exact_copy": 1.0}}
+    return document
+
+
 def make_run(root: Path, *, study: str = "seqgan_tradeoff", document: dict | None = None) -> Path:
     """A run directory like the engine leaves: study.toml, run.json, trials and history."""
-    if document is None:  # the smoke profile, scored as the paper does: validity, exact copies
-        document = load_spec("seqgan_tradeoff", profile="smoke").document
-        document["objectives"] = {"validity": "max", "exact_copy": "min"}
-        document["result"] = {"round": "best", "reference": {"validity": 0.0, "exact_copy": 1.0}}
+    if document is None:
+        document = paper_document()
     run_dir = root / "run1"
     run_dir.mkdir()
     (run_dir / "study.toml").write_text(dump_toml(document), encoding="utf-8")
@@ -162,16 +168,20 @@ def test_paper_overlay_on_duplication_only(report, tmp_path):
     run = load_run(run_dir)
     by_name = {p.name: p for p in run.spec.search}
     duplication = plot_param(run, by_name["duplication"], tmp_path)
-    assert PAPER["label"] in duplication.legend
+    assert run.spec.paper.label == "paper (DATA 2021)"  # from the study file's [paper]
+    assert run.spec.paper.label in duplication.legend
     assert "validity: paper (DATA 2021) at N=1: 0.00, N=10: 0.70" in duplication.caption
     assert "figure 6 gives only the rising trend" in duplication.caption  # no invented numbers
 
 
 def test_no_paper_overlay_for_another_study(tmp_path):
-    run = load_run(make_run(tmp_path, study="my_study"))
+    label = load_spec("seqgan_tradeoff", profile="smoke").paper.label
+    document = paper_document()
+    del document["paper"]  # a study file without [paper]
+    run = load_run(make_run(tmp_path, study="my_study", document=document))
     by_name = {p.name: p for p in run.spec.search}
     plot = plot_param(run, by_name["duplication"], tmp_path)
-    assert PAPER["label"] not in plot.legend and "paper" not in plot.caption
+    assert label not in plot.legend and "paper" not in plot.caption
 
 
 def test_cli_out_dir_same_bytes(report, tmp_path, capsys):
@@ -220,6 +230,28 @@ def test_module_entry_point_exit_2(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().startswith("raygan.report: error: ")
     assert "Traceback" not in done.stderr
+
+
+def test_report_imports_neither_torch_nor_ray(report, tmp_path):
+    """The report reads files only: importing it and running its command leave the heavy
+    libraries of a study (PyTorch, Ray) unloaded."""
+    run_dir, _ = report
+    code = "\n".join(
+        [
+            "import runpy, sys",
+            "from raygan.report import write_report",
+            "print(sorted(m for m in ('torch', 'ray') if m in sys.modules))",
+            f"sys.argv = ['raygan.report', {str(run_dir)!r}, '--out', {str(tmp_path)!r}]",
+            "try:",
+            "    runpy.run_module('raygan.report', run_name='__main__', alter_sys=True)",
+            "except SystemExit as e:",
+            "    assert e.code == 0, e.code",
+            "print(sorted(m for m in ('torch', 'ray') if m in sys.modules))",
+        ]
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["[]", str(tmp_path / "report.html"), "[]"]
 
 
 def test_spreads_and_validation_in_the_table_and_the_figure(tmp_path):

@@ -14,6 +14,7 @@ from raygan.results import (
     RunStore,
     StudyTables,
     format_summary,
+    front_rows,
     history_schema,
     hypervolume,
     pareto_mask,
@@ -202,7 +203,7 @@ def test_failed_write_cleans_up(spec, store, monkeypatch):
             f.write(b"PAR1")
         raise OSError("disk full")
 
-    monkeypatch.setattr("raygan.results.pq.write_table", half_write)
+    monkeypatch.setattr("raygan.results.store.pq.write_table", half_write)
     with pytest.raises(OSError, match="disk full"):
         store.write_part("trial", "t000", [trial_row(0, validity=0.0)], schema)
     assert [p.name for p in (store.local_path / "parts").iterdir()] == ["trial-t000.parquet"]
@@ -385,15 +386,17 @@ def brute_force_front(values, modes):
 
 
 @pytest.mark.parametrize("seed", range(30))
-def test_pareto_mask_matches_brute_force(seed, monkeypatch):
+def test_pareto_mask_matches_brute_force(seed):
     rng = np.random.default_rng(seed)
     n, k = int(rng.integers(0, 60)), int(rng.integers(1, 4))
+    if seed % 2:  # larger inputs, more objectives: the library's other algorithms
+        n, k = int(rng.integers(100, 250)), int(rng.integers(1, 6))
     # few distinct levels: many exact ties and partial ties
     values = rng.integers(0, 5, size=(n, k)).astype(float)
     values[rng.random(n) < 0.1, rng.integers(0, k)] = np.nan
+    if seed % 2 and n:  # infinite values order as numbers do
+        values[rng.integers(0, n), rng.integers(0, k)] = rng.choice([np.inf, -np.inf])
     modes = [str(m) for m in rng.choice(["max", "min"], size=k)]
-    if seed % 2:  # force several chunks
-        monkeypatch.setattr("raygan.results.PARETO_CHUNK", 7 * max(1, n))
     np.testing.assert_array_equal(pareto_mask(values, modes), brute_force_front(values, modes))
 
 
@@ -530,3 +533,35 @@ def test_format_summary_gain_over_the_gain_baseline(spec):
     # only where the baseline has a value: validity, not memorization
     assert lines[2].split()[:4] == ["trial", "validity", "memorization", "gain"]
     assert lines[3].split()[:7] == ["0", "0.900", "±", "0.050", "0.500", "-0.050", "±"]
+
+
+def test_front_rows_order_gains_and_verdicts(spec):
+    rows = [
+        trial_row(0, validity=0.5, memorization=0.1, validity_std=0.02),
+        trial_row(1, validity=0.9, memorization=0.5),
+        trial_row(2, validity=0.9, memorization=0.6),  # a tie in validity: by trial index
+    ]
+    validated = {
+        "trial_id": ["t000", "t001"],
+        "trial_index": [0, 1],
+        "runs": [2, 2],
+        "validity": [0.4, 0.8],
+        "validity_std": [0.01, 0.03],
+        "memorization": [0.1, 0.7],
+        "memorization_std": [0.0, 0.1],
+        "validated_front": [True, False],
+    }
+    raw = {"baseline": "raw", "validity": 0.25, "memorization": None}
+    table = front_rows(spec, rows, validated=validated, gain_from=raw)
+    assert [o.metric for o in table.gained] == ["validity"] and table.baseline == "raw"
+    assert [r.trial_index for r in table.rows] == [1, 2, 0]  # validity max: best first
+    assert [r.verdict for r in table.rows] == ["falls off", "not validated", "stays"]
+    last = table.rows[2]
+    assert last.scores == ((0.5, 0.02), (0.1, None))
+    assert last.gains[0] == pytest.approx((0.25, 0.02)) and len(last.gains) == 1
+    assert last.validated == ((0.4, 0.01), (0.1, 0.0))
+    assert last.validated_gains[0] == pytest.approx((0.15, 0.01))
+    assert table.rows[1].validated is None and table.rows[1].validated_gains is None
+    unvalidated = front_rows(spec, rows)
+    assert not unvalidated.validated and unvalidated.gained == ()
+    assert {r.verdict for r in unvalidated.rows} == {None}

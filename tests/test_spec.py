@@ -11,6 +11,7 @@ import pytest
 
 from raygan.spec import (
     Objective,
+    PaperReference,
     Param,
     SpecError,
     StudySpec,
@@ -474,6 +475,15 @@ BAD = [
     ("start_with_grid", BASE.replace('sampler = "tpe"', 'sampler = "grid"').replace('[search.temperature]\ntype = "float"\nlow = 0.5\nhigh = 1.5\n', "") + "[[start]]\nduplication = 2\n", {}, ["start:", "'grid' visits every grid point itself"]),
     ("start_off_step", BASE.replace("high = 5", "high = 5\nstep = 2") + "[[start]]\nduplication = 2\ntemperature = 1.0\n", {}, ["start[0].duplication: 2 must be between 1 and 5 in steps of 2"]),
     ("start_set_out_of_range", BASE, {"overrides": ["start=[{duplication = 6, temperature = 1.0}]"]}, ["start[0].duplication: 6 must be between 1 and 5", "--set start="]),
+    ("paper_not_table", BASE.replace("seed = 0", "seed = 0\npaper = 3"), {}, ["paper: 3 must be a table"]),
+    ("paper_unknown_key", BASE + '[paper]\nlabel = "p"\nparam = "rounds"\nsetting = 1\n', {}, ["paper.setting:", "unknown key", "label, param, points, trend_only"]),
+    ("paper_no_label", BASE + '[paper]\nparam = "rounds"\n', {}, ["paper.label: None must be a non-empty string"]),
+    ("paper_unknown_param", BASE + '[paper]\nlabel = "p"\nparam = "N"\n', {}, ["paper.param: 'N' is not a setting of 'seqgan'", "duplication"]),
+    ("paper_unknown_metric", BASE + '[paper]\nlabel = "p"\nparam = "rounds"\npoints = { fidelity = [[1, 0.5]] }\n', {}, ["paper.points.fidelity:", "unknown metric", "validity"]),
+    ("paper_point_not_pair", BASE + '[paper]\nlabel = "p"\nparam = "rounds"\npoints = { validity = [[1, 0.5, 2]] }\n', {}, ["paper.points.validity: [[1, 0.5, 2]] must be a list of [setting value, metric value] pairs"]),
+    ("paper_point_not_finite", BASE + '[paper]\nlabel = "p"\nparam = "rounds"\npoints = { validity = [[1, nan]] }\n', {}, ["paper.points.validity:", "pairs of finite numbers"]),
+    ("paper_trend_unknown_metric", BASE + '[paper]\nlabel = "p"\nparam = "rounds"\ntrend_only = { copies = "up" }\n', {}, ["paper.trend_only.copies:", "unknown metric"]),
+    ("paper_trend_not_text", BASE + '[paper]\nlabel = "p"\nparam = "rounds"\ntrend_only = { exact_copy = 1 }\n', {}, ["paper.trend_only.exact_copy: 1 must be a string"]),
     ("start_kept_for_a_narrowed_search", BASE + "[[start]]\nduplication = 4\ntemperature = 1.0\n", {"overrides": ["search.duplication.high=3", "start=[{duplication = 4, temperature = 1.0}]"]}, ["start[0].duplication: 4 must be between 1 and 3"]),
 ]  # fmt: skip
 
@@ -546,6 +556,54 @@ def test_profile_with_its_own_search_drops_the_base_start_points(tmp_path):
         {"duplication": 3, "temperature": 1.0},
     )
     assert len(load_spec(write(tmp_path, text), overrides=["budget.num_samples=2"]).start) == 1
+
+
+def test_paper_reference_of_the_real_study_and_its_profiles(tmp_path):
+    expected = PaperReference(
+        label="paper (DATA 2021)",
+        param="duplication",
+        points={"validity": ((1, 0.0), (10, 0.70))},
+        trend_only={"exact_copy": "the paper's figure 6 gives only the rising trend with N"},
+    )
+    for profile in ("default", "smoke", "paper"):  # a top-level table: profiles inherit it
+        assert load_spec("seqgan_tradeoff", profile=profile).paper == expected
+    assert load_spec(write(tmp_path, BASE)).paper is None
+
+
+def test_paper_reference_round_trips_and_a_profile_may_replace_it(tmp_path):
+    paper = '[paper]\nlabel = "p"\nparam = "rounds"\npoints = { validity = [[0, 0.5]] }\n'
+    profile = '[profiles.other]\npaper = { label = "q", param = "duplication" }\n'
+    spec = load_spec(write(tmp_path, BASE + paper + profile))
+    assert spec.paper == PaperReference("p", "rounds", {"validity": ((0, 0.5),)}, {})
+    again = load_spec(write(tmp_path, dump_toml(spec.document), "again"))
+    assert again.paper == spec.paper
+    other = load_spec(write(tmp_path, BASE + paper + profile), profile="other").paper
+    assert other == PaperReference("q", "duplication", {"validity": ((0, 0.5),)}, {})
+
+
+LIGHT_IMPORTS = """
+import sys, tomllib
+import raygan
+from raygan.spec import default_studies_dir
+raygan.list_studies()
+for name, _ in raygan.list_studies():
+    doc = tomllib.loads((default_studies_dir() / f"{name}.toml").read_text())
+    for profile in ["default", *doc.get("profiles", {})]:
+        raygan.load_spec(name, profile=profile)
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "ray", "optuna"))
+print(" ".join(heavy))
+"""
+
+
+def test_reading_every_study_imports_no_torch_ray_or_optuna():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", LIGHT_IMPORTS], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""
 
 
 def test_bad_table_case_ids_are_unique():

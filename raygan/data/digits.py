@@ -18,25 +18,27 @@ are read-only so one trial cannot corrupt the cached copy another trial gets.
 from __future__ import annotations
 
 import functools
-import gzip
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from raygan.data import DataError
+from raygan.data.idx import (
+    IDX_NAMES,
+    IMAGES_MAGIC,
+    LABELS_MAGIC,
+    NUM_CLASSES,
+    find_idx_file,
+    read_idx,
+    read_idx_pair,
+    stamp,
+)
+from raygan.spec.rules import is_int, is_number
 
-NUM_CLASSES = 10
+__all__ = ["IDX_NAMES", "IMAGES_MAGIC", "LABELS_MAGIC", "NUM_CLASSES", "DigitSplit", "read_idx"]
+
 KINDS = ("mnist", "fashion-mnist")  # the same IDX format; the kind only names the source
-IDX_NAMES = {
-    "train_images": "train-images-idx3-ubyte",
-    "train_labels": "train-labels-idx1-ubyte",
-    "test_images": "t10k-images-idx3-ubyte",
-    "test_labels": "t10k-labels-idx1-ubyte",
-}
-IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dims (count, rows, cols)
-LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dim (count)
 DIGITS_TEST_PER_CLASS = 30  # of ~180 per class in sklearn digits: ~150 left for train + val
 # random streams, one per step (see the module docstring)
 _TEST_STREAM, _VAL_STREAM, _CUT_STREAM = 0, 1, 2
@@ -151,7 +153,7 @@ def load_idx_split(
     if not directory.is_dir():
         raise DataError(f"data.source: {str(directory)!r} is neither 'digits' nor a directory")
     # (path, mtime, size) in the cache key, so a file rewritten in place is read again
-    stamps = tuple(_stamp(_find_idx_file(directory, name)) for name in IDX_NAMES.values())
+    stamps = tuple(stamp(find_idx_file(directory, name)) for name in IDX_NAMES.values())
     return _idx_split(stamps, kind, minority, count, fraction, val_fraction, test_per_class, seed)
 
 
@@ -159,8 +161,12 @@ def load_idx_split(
 
 
 def _check_options(minority, minority_count, minority_fraction, val_fraction, test_per_class, seed):
-    """Validate the options shared by both sources; return the cut as (count, fraction)."""
-    if not _is_int(minority) or not 0 <= minority < NUM_CLASSES:
+    """Validate the options shared by both sources; return the cut as (count, fraction).
+
+    A study's values arrive checked by its Data class; these loaders are also called
+    directly (benchmarks, notebooks) with options no Data class declares, so they check
+    their own, in the words of the data settings they stand for."""
+    if not is_int(minority) or not 0 <= minority < NUM_CLASSES:
         raise DataError(f"data.minority: {minority!r} is not a class; choose 0..9")
     if isinstance(minority_count, _Unset):
         minority_count = None if minority_fraction is not None else DEFAULT_MINORITY_COUNT
@@ -169,27 +175,19 @@ def _check_options(minority, minority_count, minority_fraction, val_fraction, te
             f"data.minority_count: {minority_count!r} given together with data.minority_fraction "
             f"{minority_fraction!r}; give one of the two"
         )
-    if minority_count is not None and (not _is_int(minority_count) or minority_count < 1):
+    if minority_count is not None and (not is_int(minority_count) or minority_count < 1):
         raise DataError(f"data.minority_count: {minority_count!r} must be an integer >= 1")
     if minority_fraction is not None and (
-        not _is_number(minority_fraction) or not 0 < minority_fraction <= 1
+        not is_number(minority_fraction) or not 0 < minority_fraction <= 1
     ):
         raise DataError(f"data.minority_fraction: {minority_fraction!r} must be in (0, 1]")
-    if not _is_number(val_fraction) or not 0 <= val_fraction < 1:
+    if not is_number(val_fraction) or not 0 <= val_fraction < 1:
         raise DataError(f"data.val_fraction: {val_fraction!r} must be in [0, 1)")
-    if test_per_class is not None and (not _is_int(test_per_class) or test_per_class < 1):
+    if test_per_class is not None and (not is_int(test_per_class) or test_per_class < 1):
         raise DataError(f"data.test_per_class: {test_per_class!r} must be an integer >= 1")
-    if not _is_int(seed) or seed < 0:
+    if not is_int(seed) or seed < 0:
         raise DataError(f"data.seed: {seed!r} must be an integer >= 0")
     return minority_count, None if minority_fraction is None else float(minority_fraction)
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return _is_int(value) or isinstance(value, float | np.floating)
 
 
 # ----------------------------------------------------------------------------- sources
@@ -232,8 +230,8 @@ def _idx_split(
     train_images_path, train_labels_path, test_images_path, test_labels_path = (
         path for path, _, _ in stamps
     )
-    train_images, train_labels = _read_idx_pair(train_images_path, train_labels_path)
-    test_images, test_labels = _read_idx_pair(test_images_path, test_labels_path)
+    train_images, train_labels = read_idx_pair(train_images_path, train_labels_path)
+    test_images, test_labels = read_idx_pair(test_images_path, test_labels_path)
     if test_images.shape[1:] != train_images.shape[1:]:
         raise DataError(
             f"{test_images_path}: images are {_size(test_images)} but those of "
@@ -361,94 +359,6 @@ def _cut_minority(labels, train, minority, count, fraction, rng):
 def _read_only(array: np.ndarray) -> np.ndarray:
     array.flags.writeable = False
     return array
-
-
-# ----------------------------------------------------------------------------- IDX files
-
-
-def _find_idx_file(directory: Path, name: str) -> Path:
-    for candidate in (directory / name, directory / f"{name}.gz"):
-        if candidate.is_file():
-            return candidate
-    expected = ", ".join(IDX_NAMES.values())
-    raise DataError(
-        f"{directory}: missing {name} (or {name}.gz); an IDX directory holds {expected} "
-        "(each optionally .gz)"
-    )
-
-
-def _stamp(path: Path) -> tuple[str, int, int]:
-    stat = path.stat()
-    return str(path), stat.st_mtime_ns, stat.st_size
-
-
-def _read_idx_pair(images_path: str, labels_path: str) -> tuple[np.ndarray, np.ndarray]:
-    """(uint8 (n, rows, cols) images, int64 (n,) labels in 0..9) of one images/labels pair."""
-    images = read_idx(images_path, magic=IMAGES_MAGIC)
-    labels = read_idx(labels_path, magic=LABELS_MAGIC).astype(np.int64)
-    if len(labels) != len(images):
-        raise DataError(
-            f"{labels_path}: {len(labels)} labels but {images_path} holds {len(images)} "
-            "images; the two files must have the same count"
-        )
-    bad = np.flatnonzero(labels >= NUM_CLASSES)  # unsigned bytes: never below 0
-    if len(bad):
-        raise DataError(
-            f"{labels_path}: label {labels[bad[0]]} at index {bad[0]} is outside 0..9 "
-            f"({len(bad)} such labels)"
-        )
-    return images, labels
-
-
-def read_idx(path: str | Path, *, magic: int) -> np.ndarray:
-    """The uint8 array of one IDX file (gzipped when its name ends in .gz), checked.
-
-    IDX: 4-byte big-endian magic (0x0000, type 0x08 = unsigned byte, number of dims), one
-    big-endian uint32 per dim, then the values. We read only the two kinds MNIST uses.
-    """
-    path = Path(path)
-    what = "images" if magic == IMAGES_MAGIC else "labels"
-    ndim = magic & 0xFF
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
-    if path.suffix == ".gz":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as e:
-            raise DataError(f"{path}: not a readable gzip file ({e})") from None
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise DataError(
-            f"{path}: {len(data)} bytes, too short for the {header}-byte header of IDX {what}"
-        )
-    found = int.from_bytes(data[:4], "big")
-    if found != magic:
-        raise DataError(
-            f"{path}: wrong magic number 0x{found:08x} (expected 0x{magic:08x} for {what})"
-        )
-    dims = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    body = len(data) - header
-    expected = int(np.prod(dims))
-    if what == "images":
-        if dims[1] < 1 or dims[2] < 1:
-            raise DataError(f"{path}: header says images of {dims[1]}x{dims[2]} pixels")
-        announced = f"{dims[0]} images of {dims[1]}x{dims[2]}"
-        unit = "pixels"
-    else:
-        announced = f"{dims[0]} labels"
-        unit = "labels"
-    if body < expected:
-        raise DataError(
-            f"{path}: truncated: header says {announced}, file holds {body} bytes of {unit} "
-            f"(expected {expected})"
-        )
-    if body > expected:
-        raise DataError(
-            f"{path}: {body - expected} bytes after the {announced} the header announces"
-        )
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
 
 
 def _size(images: np.ndarray) -> str:

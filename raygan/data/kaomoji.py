@@ -14,13 +14,14 @@ import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+from raygan.data import DataError
+from raygan.data.text import EOS, PAD, normalize_text, text_lines
 
-from raygan.data import DataError  # defined there so digits.py needn't import torch
-from raygan.data.text import normalize_text, text_lines
+if TYPE_CHECKING:
+    import torch
 
-PAD, BOS, EOS = 0, 1, 2  # special token ids; characters start at 3
 SPECIALS = ("<pad>", "<bos>", "<eos>")
 
 
@@ -99,9 +100,9 @@ def read_emoticon_file(path: str | Path, *, max_len: int = 40) -> EmoticonCorpus
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
+        at_line = raw[: e.start].count(b"\n") + 1
         raise DataError(
-            f"{path}:{line}: not UTF-8 (byte 0x{raw[e.start]:02x} at offset {e.start})"
+            f"{path}:{at_line}: not UTF-8 (byte 0x{raw[e.start]:02x} at offset {e.start})"
         ) from None
     faces = []
     for number, line in enumerate(text_lines(normalize_text(text)), start=1):
@@ -137,6 +138,8 @@ class Vocab:
 
     def encode(self, texts, length: int) -> torch.Tensor:
         """(n, length) long tensor: characters, then EOS, then PAD. No BOS: G is fed BOS itself."""
+        import torch  # here, not at the top: the driver's corpus checks must not load torch
+
         out = torch.full((len(texts), length), PAD, dtype=torch.long)
         for row, text in enumerate(texts):
             ids = [self.stoi[c] for c in text] + [EOS]

@@ -7,7 +7,7 @@ is brought to one form where it enters (a corpus file, the embedded corpus, the 
 handed to a metric): NFC, the form the W3C recommends for text on the web and the one
 most text arrives in already. NFKC would go further (full-width to ASCII) but also turns
 "´" and "ﾟ" into a space plus a combining mark, which splits eyes; the emoticon rules
-fold width forms themselves (``raygan.metrics.emoticon``).
+fold width forms themselves (``raygan.metrics.emoticon_rules``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Final, Literal
 
 NORMAL_FORM: Final[Literal["NFC"]] = "NFC"
 BOM = "\ufeff"
+PAD, BOS, EOS = 0, 1, 2  # special token ids of a character vocabulary; characters start at 3
 
 
 def normalize_text(text: str) -> str:

@@ -39,7 +39,7 @@ from raygan.engine.runs import (
 from raygan.engine.search import RayganGenerator, make_searcher
 from raygan.engine.trainable import checkpoint_config, raygan_trial
 from raygan.engine.tune_output import tune_loggers
-from raygan.experiments import experiment_path, get_experiment
+from raygan.experiments import experiment_path, get_declaration, get_experiment
 from raygan.results import RunStore
 from raygan.spec import SpecError, StudySpec, dump_toml
 
@@ -123,7 +123,7 @@ def check_study(spec: StudySpec) -> None:
     settings against every corner of the search space (each searched setting at its
     lowest and highest value, each choice of a categorical one), not the defaults alone.
     Raises ValueError (DataError, SpecError) naming the setting, the value and the rule."""
-    cls = get_experiment(spec.experiment)
+    cls = get_declaration(spec.experiment)  # the checks need no torch
     for params in _corners(spec):
         cls.check(spec.trial_config(params), dict(spec.data))
 

@@ -30,7 +30,7 @@ TUNE_PREFIX = "validation"  # Tune experiment folders: tune/validation-<attempt>
 
 def param_from_row(param: Param, value):
     """A searched value as the trial had it, from its row: a categorical whose choices mix
-    types is stored as text (``results._param_type``), so map the text back to the choice."""
+    types is stored as text (``results.schema.param_type``), so map the text back to the choice."""
     if value is None or param.type != "categorical" or any(c == value for c in param.choices):
         return value
     for choice in param.choices:

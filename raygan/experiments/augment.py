@@ -14,117 +14,32 @@ improves without the others paying for it. Minority recall is recorded all the s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 import torch
 
-from raygan.data import DataError
-from raygan.data.digits import load_study_split
-from raygan.experiments.base import Experiment, build_config, require_finite, round_epochs, setting
+from raygan.experiments.augment_settings import (
+    AugmentConfig,
+    AugmentData,
+    AugmentDeclaration,
+)
+from raygan.experiments.base import Experiment, build_config, require_finite, round_epochs
+from raygan.experiments.baselines import classic_augment, smote
+from raygan.experiments.checkpoint import load_checkpoint, save_checkpoint, trial_stream
+from raygan.experiments.shared_settings import MEMORIZATION_KEYS
 from raygan.metrics.memorization import memorization_metrics
-from raygan.metrics.utility import ClassifierSettings, classic_augment, smote, utility_scores
+from raygan.metrics.utility import ClassifierSettings, utility_scores
 from raygan.models.cgan import ConditionalGAN, DirectedNoise
 
-
-@dataclass
-class AugmentData:
-    source: str = setting(
-        "digits",
-        path_unless=("digits",),
-        help="'digits' (scikit-learn, 8x8) or a directory of MNIST-style IDX files",
-    )
-    kind: str = setting(
-        "mnist", choices=("mnist", "fashion-mnist"), help="format of an IDX directory"
-    )
-    minority: int = setting(5, low=0, high=9, help="the class made rare")
-    minority_count: int = setting(
-        10, low=1, high=100_000, help="its training samples kept (paper: 54 of MNIST's fives)"
-    )
-    seed: int = setting(0, low=0, help="seed of the split and of the cut")
+__all__ = ["AugmentConfig", "AugmentData", "AugmentExperiment"]
 
 
-@dataclass
-class AugmentConfig:
-    # generator and critic (paper: MLP 'vanilla' vs convolutional; BCE vs WGAN-GP)
-    arch: str = setting("conv", choices=("mlp", "conv"))
-    loss: str = setting("wgan-gp", choices=("bce", "wgan-gp"))
-    gp_lambda: float = setting(
-        5.0,
-        low=0.0,
-        high=1000.0,
-        help="gradient-penalty coefficient (paper: 5; reference code: 10)",
-    )
-    n_critic: int = setting(5, low=1, high=50, help="critic updates per generator update")
-    lr: float = setting(2e-4, low=1e-6, high=1.0, help="Adam learning rate of both networks")
-    beta1: float = setting(0.5, low=0.0, high=0.999)
-    beta2: float = setting(0.9, low=0.0, high=0.9999)
-    noise_dim: int = setting(64, low=1, high=4096)
-    hidden: int = setting(256, low=8, high=8192)
-    batch_size: int = setting(64, low=2, high=65_536)
-    epochs: int = setting(
-        60, low=1, high=100_000, help="passes over the training set, over all rounds"
-    )
-    rounds: int = setting(
-        2, low=1, high=1000, help="evaluations; the epochs are split evenly between them"
-    )
-    # directed noise: along each class's principal components, scale c (0 = off)
-    directed_noise: float = setting(0.0, low=0.0, high=10.0)
-    noise_components: int = setting(10, low=1, high=1000)
-    # augmentation and its evaluation
-    amount: int = setting(
-        100, low=0, high=1_000_000, help="synthetic minority samples added to the training set"
-    )
-    eval_samples: int = setting(
-        500, low=10, high=1_000_000, help="minority samples generated to measure memorization"
-    )
-    full_synthetic: bool = setting(
-        True, help="also score a classifier trained on synthetic data only"
-    )
-    classifier_epochs: int = setting(
-        30, low=1, high=10_000, help="fixed across trials so scores compare"
-    )
-
-
-class AugmentExperiment(Experiment):
-    Config = AugmentConfig
-    Data = AugmentData
-    metrics = (
-        "balanced_accuracy",
-        "minority_recall",
-        "accuracy",
-        "macro_f1",
-        "synthetic_accuracy",
-        "synthetic_balanced_accuracy",
-        "memorization",
-        "exact_copy",
-        "dcr_ratio",
-        "closer_to_training",
-        "d_loss",
-        "g_loss",
-    )
-    matrix_metrics = ("confusion",)
-    gain_baseline = "raw"  # the classifier on the cut data: what augmentation must beat
-
-    @classmethod
-    def check(cls, config: dict, data: dict) -> None:
-        super().check(config, data)
-        split = _split(build_config(AugmentData, data, where="data"))
-        kept = int((split.y_train == split.minority).sum())
-        if kept < 2:  # found here, not in the SMOTE baseline after the run was written
-            raise DataError(
-                f"data.minority_count: {data.get('minority_count', kept)} leaves {kept} "
-                f"training sample(s) of class {split.minority}; the SMOTE baseline "
-                "interpolates between two, so keep at least 2"
-            )
-
+class AugmentExperiment(AugmentDeclaration, Experiment):
     @classmethod
     def baselines(cls, config: dict, data: dict, *, seed: int) -> list[dict]:
         """Raw data, classic augmentation (shifts, rotations of +-10 degrees), SMOTE, and the
         full data (the cut samples restored: what augmentation tries to approach)."""
         cfg = build_config(AugmentConfig, config, where="fixed")
-        split = _split(build_config(AugmentData, data, where="data"))
+        split = build_config(AugmentData, data, where="data").split()
         settings = ClassifierSettings(epochs=cfg.classifier_epochs, seed=seed)
         rng = np.random.default_rng(seed)
         x, y, m = split.x_train, split.y_train, split.minority
@@ -151,7 +66,7 @@ class AugmentExperiment(Experiment):
     # ---- lifecycle -------------------------------------------------------------------
     def setup(self, config: dict, data: dict, *, seed: int, device: str = "cpu") -> None:
         self.cfg = cfg = build_config(AugmentConfig, config, where="fixed")
-        self.split = split = _split(build_config(AugmentData, data, where="data"))
+        self.split = split = build_config(AugmentData, data, where="data").split()
         self.device = torch.device(device)
         self.seed = seed
         self.x = torch.tensor(split.x_train, device=self.device)  # (n, 1, H, W)
@@ -168,14 +83,13 @@ class AugmentExperiment(Experiment):
             if cfg.directed_noise > 0
             else None
         )
-        self.rng = torch.Generator(device=self.device).manual_seed(seed + 1)
+        self.rng = trial_stream(seed, self.device)
         self.steps_done = 0
         self.num_steps = cfg.rounds
 
     def step(self) -> dict:
         cfg = self.cfg
-        if self.steps_done >= self.num_steps:
-            raise RuntimeError(f"all {self.num_steps} steps already done")
+        self.next_step()
         d_loss = g_loss = 0.0
         for _ in round_epochs(self.steps_done, epochs=cfg.epochs, rounds=cfg.rounds):
             d_loss, g_loss = self.gan.train_epoch(
@@ -215,18 +129,15 @@ class AugmentExperiment(Experiment):
         return out
 
     def save(self, path: str) -> None:
-        state = {
-            **self.gan.state_dict(),
-            "rng": self.rng.get_state(),
-            "steps_done": self.steps_done,
-        }
-        torch.save(state, Path(path) / "augment.pt")
+        save_checkpoint(
+            path, "augment.pt", self.gan.state_dict(), rng=self.rng, steps_done=self.steps_done
+        )
 
     def load(self, path: str) -> None:
-        state = torch.load(Path(path) / "augment.pt", map_location=self.device, weights_only=True)
+        state, self.steps_done = load_checkpoint(
+            path, "augment.pt", rng=self.rng, device=self.device
+        )
         self.gan.load_state_dict(state)
-        self.rng.set_state(state["rng"].cpu())
-        self.steps_done = state["steps_done"]
 
     def _generate(self, labels: np.ndarray) -> np.ndarray:
         """Images (n, 1, H, W) in [0, 1] for the given labels, as numpy on the CPU."""
@@ -234,16 +145,6 @@ class AugmentExperiment(Experiment):
             return np.zeros((0, *self.split.x_train.shape[1:]), dtype=np.float32)
         out = self.gan.generate(torch.as_tensor(labels, device=self.device), rng=self.rng)
         return out.cpu().numpy()
-
-
-def _split(d: AugmentData):
-    return load_study_split(
-        source=d.source,
-        kind=d.kind,
-        minority=d.minority,
-        minority_count=d.minority_count,
-        seed=d.seed,
-    )
 
 
 def _with_minority(x: np.ndarray, y: np.ndarray, extra: np.ndarray | None, minority: int):
@@ -276,5 +177,4 @@ def _memorization(synthetic: np.ndarray, split, *, seed: int) -> dict:
         levels=split.levels,
         seed=seed,
     )
-    keep = ("memorization", "exact_copy", "dcr_ratio", "closer_to_training")
-    return {k: float(scores[k]) for k in keep}
+    return {k: float(scores[k]) for k in MEMORIZATION_KEYS}

@@ -44,105 +44,30 @@ cluster) are matrix metrics, stored in trials.parquet.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 import torch
 
-from raygan.data import DataError
-from raygan.data.digits import NUM_CLASSES, load_study_split
-from raygan.experiments.base import Experiment, build_config, require_finite, round_epochs, setting
+from raygan.experiments.base import Experiment, build_config, require_finite, round_epochs
+from raygan.experiments.checkpoint import load_checkpoint, save_checkpoint, trial_stream
+from raygan.experiments.cluster_gan_settings import (
+    ClusterGANConfig,
+    ClusterGANData,
+    ClusterGANDeclaration,
+    check_sizes,
+)
+from raygan.experiments.shared_settings import MEMORIZATION_KEYS
 from raygan.metrics.memorization import memorization_metrics
 from raygan.models.cgan import ConditionalGAN
 
-MEMORIZATION_KEYS = ("memorization", "exact_copy", "dcr_ratio", "closer_to_training")
 
-
-@dataclass
-class ClusterGANData:
-    source: str = setting(
-        "digits",
-        path_unless=("digits",),
-        help="'digits' (scikit-learn, 8x8) or a directory of MNIST-style IDX files",
-    )
-    kind: str = setting(
-        "mnist", choices=("mnist", "fashion-mnist"), help="format of an IDX directory"
-    )
-    digits: list = setting(
-        [0, 2], help="digits (classes) whose styles are clustered (paper's measured: 0 and 2)"
-    )
-    seed: int = setting(0, low=0, help="seed of the split and of KMeans")
-
-
-@dataclass
-class ClusterGANConfig:
-    # the clusters
-    clusters: int = setting(7, low=2, high=10, help="KMeans style clusters per digit (paper: 7)")
-    kmeans_init: int = setting(10, low=1, high=1000, help="KMeans restarts (n_init), best kept")
-    # generator and critic (paper: DCGAN, i.e. conv + bce)
-    arch: str = setting("conv", choices=("mlp", "conv"))
-    loss: str = setting("bce", choices=("bce", "wgan-gp"))
-    gp_lambda: float = setting(
-        10.0, low=0.0, high=1000.0, help="gradient-penalty coefficient (wgan-gp only)"
-    )
-    n_critic: int = setting(
-        1, low=1, high=50, help="critic updates per generator update (DCGAN: 1, WGAN-GP: 5)"
-    )
-    lr: float = setting(
-        1e-3,
-        low=1e-6,
-        high=1.0,
-        help="Adam learning rate of both networks (DCGAN's 2e-4 needs ~3x the epochs here)",
-    )
-    beta1: float = setting(0.5, low=0.0, high=0.999)
-    beta2: float = setting(0.999, low=0.0, high=0.9999, help="DCGAN: 0.999; WGAN-GP: 0.9")
-    noise_dim: int = setting(64, low=1, high=4096)
-    hidden: int = setting(128, low=8, high=8192)
-    batch_size: int = setting(32, low=2, high=65_536)
-    epochs: int = setting(
-        200, low=1, high=100_000, help="passes over the training set, over all rounds"
-    )
-    rounds: int = setting(
-        2, low=1, high=1000, help="evaluations; the epochs are split evenly between them"
-    )
-    eval_samples: int = setting(
-        100, low=1, high=100_000, help="samples generated per (digit, cluster) to evaluate"
-    )
-
-
-class ClusterGANExperiment(Experiment):
-    Config = ClusterGANConfig
-    Data = ClusterGANData
-    metrics = (
-        "consistency",
-        "consistency_min",
-        "consistency_lift",
-        "memorization",
-        "exact_copy",
-        "dcr_ratio",
-        "closer_to_training",
-        "cluster_size_min",
-        "d_loss",
-        "g_loss",
-    )
-    matrix_metrics = ("per_digit", "cluster_consistency")
-
-    @classmethod
-    def check(cls, config: dict, data: dict) -> None:
-        super().check(config, data)
-        cfg = build_config(ClusterGANConfig, config, where="fixed")
-        d = build_config(ClusterGANData, data, where="data")
-        split = _split(d)
-        _check_sizes(split.y_train, _digits(d.digits), cfg.clusters)
-
+class ClusterGANExperiment(ClusterGANDeclaration, Experiment):
     # ---- lifecycle -------------------------------------------------------------------
     def setup(self, config: dict, data: dict, *, seed: int, device: str = "cpu") -> None:
         self.cfg = cfg = build_config(ClusterGANConfig, config, where="fixed")
         d = build_config(ClusterGANData, data, where="data")
-        self.digits = digits = _digits(d.digits)
-        split = _split(d)
-        _check_sizes(split.y_train, digits, cfg.clusters)
+        self.digits = digits = d.digits
+        split = d.split()
+        check_sizes(split.y_train, digits, cfg.clusters)
         self.levels = split.levels
         self.device = torch.device(device)
         self.seed = seed
@@ -164,14 +89,13 @@ class ClusterGANExperiment(Experiment):
             image_size=self.x_train.shape[-1],
             device=self.device,
         )
-        self.rng = torch.Generator(device=self.device).manual_seed(seed + 1)
+        self.rng = trial_stream(seed, self.device)
         self.steps_done = 0
         self.num_steps = cfg.rounds
 
     def step(self) -> dict[str, float]:
         cfg = self.cfg
-        if self.steps_done >= self.num_steps:
-            raise RuntimeError(f"all {self.num_steps} steps already done")
+        self.next_step()
         d_loss = g_loss = 0.0
         for _ in round_epochs(self.steps_done, epochs=cfg.epochs, rounds=cfg.rounds):
             d_loss, g_loss = self.gan.train_epoch(
@@ -219,21 +143,17 @@ class ClusterGANExperiment(Experiment):
         state = {
             **self.gan.state_dict(),
             "centers": [torch.tensor(m.cluster_centers_) for m in self.kmeans],
-            "rng": self.rng.get_state(),
-            "steps_done": self.steps_done,
         }
-        torch.save(state, Path(path) / "cluster_gan.pt")
+        save_checkpoint(path, "cluster_gan.pt", state, rng=self.rng, steps_done=self.steps_done)
 
     def load(self, path: str) -> None:
-        state = torch.load(
-            Path(path) / "cluster_gan.pt", map_location=self.device, weights_only=True
+        state, self.steps_done = load_checkpoint(
+            path, "cluster_gan.pt", rng=self.rng, device=self.device
         )
         self.gan.load_state_dict(state)
         for model, centers in zip(self.kmeans, state["centers"], strict=True):
             model.cluster_centers_ = centers.cpu().numpy()  # what the trial started with
         self.y = torch.tensor(self._classes(), device=self.device)
-        self.rng.set_state(state["rng"].cpu())
-        self.steps_done = state["steps_done"]
 
     # ---- helpers ---------------------------------------------------------------------
     def _classes(self) -> np.ndarray:
@@ -278,33 +198,3 @@ def cluster_consistency(model, samples: np.ndarray, source) -> float:
 def _flat(images: np.ndarray) -> np.ndarray:
     images = np.asarray(images)
     return np.ascontiguousarray(images.reshape(len(images), -1), dtype=np.float64)
-
-
-# ---- data -----------------------------------------------------------------------------
-
-
-def _digits(value) -> list[int]:
-    """data.digits, checked: a non-empty list of distinct classes 0..9."""
-    if not isinstance(value, list) or not value:
-        raise DataError(f"data.digits: {value!r} must be a non-empty list of digits 0..9")
-    for g in value:
-        if isinstance(g, bool) or not isinstance(g, int) or not 0 <= g < NUM_CLASSES:
-            raise DataError(f"data.digits: {g!r} is not a digit; choose 0..9")
-    if len(set(value)) != len(value):
-        raise DataError(f"data.digits: {value!r} names a digit twice")
-    return list(value)
-
-
-def _split(d: ClusterGANData):
-    # no class is cut: every sample stays
-    return load_study_split(source=d.source, kind=d.kind, minority_count=None, seed=d.seed)
-
-
-def _check_sizes(y_train: np.ndarray, digits: list[int], clusters: int) -> None:
-    for g in digits:
-        n = int((y_train == g).sum())
-        if n < clusters:
-            raise DataError(
-                f"data.digits: digit {g} has {n} training samples, fewer than the {clusters} "
-                "clusters asked for"
-            )

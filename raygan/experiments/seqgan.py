@@ -2,134 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import torch
 import torch.nn.functional as F
 
 from raygan.data.kaomoji import Vocab, load_corpus
-from raygan.experiments.base import Experiment, TrialDiverged, build_config, require_finite, setting
-from raygan.metrics.emoticon import (
-    EmoticonRules,
-    copy_key,
-    emoticon_metrics,
-    emoticon_reference,
-)
-from raygan.models.seqgan import PAD, Discriminator, Generator, rollout_rewards
+from raygan.data.text import PAD
+from raygan.experiments.base import Experiment, TrialDiverged, build_config, require_finite
+from raygan.experiments.checkpoint import load_checkpoint, save_checkpoint, trial_stream
+from raygan.experiments.seqgan_settings import SeqGANConfig, SeqGANData, SeqGANDeclaration
+from raygan.metrics.emoticon import emoticon_metrics, emoticon_reference
+from raygan.metrics.emoticon_rules import EmoticonRules, copy_key
+from raygan.models.seqgan import Discriminator, Generator, rollout_rewards
 
 
-@dataclass
-class SeqGANData:
-    source: str = setting(
-        "kaomoji",
-        path_unless=("kaomoji",),
-        help="'kaomoji' (embedded corpus) or a UTF-8 file, one emoticon a line",
-    )
-    emotion: list = setting(
-        ["laugh"], help="kaomoji corpus: emotion labels, any of which selects a face"
-    )
-    size: int = setting(
-        95, low=2, high=10_000, help="kaomoji corpus: training faces drawn (paper: 95)"
-    )
-    seed: int = setting(
-        0, low=0, help="kaomoji corpus: seed of the draw; the rest of the core tier is held out"
-    )
-    max_len: int = setting(40, low=2, high=512, help="longest allowed emoticon, in characters")
-
-
-@dataclass
-class SeqGANConfig:
-    # model (the paper: 128-d embedding + LSTM for both networks)
-    emb_dim: int = setting(128, low=1, high=4096)
-    hidden_dim: int = setting(128, low=1, high=4096)
-    # the paper's knob: real data duplicated N times, N times as many fakes for D
-    duplication: int = setting(1, low=1, high=1000)
-    mle_duplicate: bool = setting(True, help="G's MLE pre-training also sees the duplicated data")
-    # pre-training
-    mle_epochs: int = setting(30, low=0, high=100_000)
-    d_pretrain_epochs: int = setting(3, low=0, high=100_000)
-    # adversarial training
-    rounds: int = setting(10, low=0, high=100_000)
-    g_steps: int = setting(1, low=1, high=1000, help="policy-gradient updates of G per round")
-    d_steps: int = setting(1, low=1, high=1000, help="fresh fake sets D is trained on per round")
-    d_epochs: int = setting(1, low=1, high=1000, help="epochs over each fresh set")
-    rollouts: int = setting(16, low=1, high=1024, help="Monte-Carlo rollouts K per prefix")
-    batch_size: int = setting(64, low=1, high=65_536)
-    g_lr: float = setting(
-        0.01, low=1e-8, high=10.0, help="Adam learning rate of G (MLE and adversarial)"
-    )
-    d_lr: float = setting(1e-3, low=1e-8, high=10.0, help="Adam learning rate of D")
-    # beyond the paper
-    copy_penalty: float = setting(
-        0.0,
-        low=0.0,
-        high=100.0,
-        help="subtracted from the reward of a rollout that is a near copy of a training "
-        "face (its face is a training face's, as memorization counts copies)",
-    )
-    # Objective-reinforced GAN (Guimaraes et al. 2017, ORGAN): the reward mixes D's verdict
-    # with the objective itself. Beyond the paper; 0 keeps its D-only reward. The study
-    # does not search it: G learns to satisfy the lenient rule with garbled faces that no
-    # real kaomoji resembles (docs/results.md).
-    validity_reward: float = setting(
-        0.0,
-        low=0.0,
-        high=100.0,
-        help="added to the reward of a rollout that is a valid emoticon and no near copy "
-        "of a training face (ORGAN-style); 0: D's reward only, as the paper",
-    )
-    temperature: float = setting(
-        1.0, low=0.01, high=100.0, help="sampling temperature of evaluation samples"
-    )
-    top_p: float = setting(
-        1.0,
-        low=0.01,
-        high=1.0,
-        help="nucleus sampling of evaluation samples: each token from the most likely ones "
-        "whose probabilities reach top_p (Holtzman et al. 2020); 1: the whole distribution",
-    )
-    # Under a copy penalty G leaves the training faces and, without this term, often
-    # collapses within a round onto strings that are mostly invalid (docs/benchmarks.md).
-    entropy_bonus: float = setting(
-        0.0,
-        low=0.0,
-        high=100.0,
-        help="weight of G's per-token entropy in the policy-gradient objective; 0: the paper's",
-    )
-    # evaluation
-    eval_samples: int = setting(1000, low=1, high=1_000_000)
-
-
-class SeqGANExperiment(Experiment):
-    Config = SeqGANConfig
-    Data = SeqGANData
-    metrics = (  # raygan.metrics.emoticon.emoticon_metrics defines the first thirteen
-        "validity",
-        "memorization",
-        "novel_valid_distinct",
-        "exact_copy",
-        "near_copy",
-        "novel_validity",
-        "uniqueness",
-        "distinct_2",
-        "top_share",
-        "heldout_hits",
-        "dcr_synthetic",
-        "dcr_holdout",
-        "dcr_ratio",
-        "mle_loss",
-        "d_loss",
-        "d_fake",
-        "mean_reward",
-    )
-
-    @classmethod
-    def check(cls, config: dict, data: dict) -> None:
-        super().check(config, data)
-        d = build_config(SeqGANData, data, where="data")
-        load_corpus(source=d.source, emotion=d.emotion, size=d.size, seed=d.seed, max_len=d.max_len)
-
+class SeqGANExperiment(SeqGANDeclaration, Experiment):
     # ---- lifecycle -------------------------------------------------------------------
     def setup(self, config: dict, data: dict, *, seed: int, device: str = "cpu") -> None:
         self.cfg = build_config(SeqGANConfig, config, where="fixed")
@@ -157,7 +43,7 @@ class SeqGANExperiment(Experiment):
         self.d_opt = torch.optim.Adam(self.disc.parameters(), lr=cfg.d_lr)
         # Every random draw after init goes through this generator, so save/load can
         # restore it and a resumed trial continues exactly where it stopped.
-        self.rng = torch.Generator(device=self.device).manual_seed(seed + 1)
+        self.rng = trial_stream(seed, self.device)
         self.steps_done = 0
         self.num_steps = cfg.rounds + 1  # step 0 = pre-training, then one step per round
 
@@ -173,8 +59,7 @@ class SeqGANExperiment(Experiment):
             raise
 
     def _step(self) -> dict[str, float]:
-        if self.steps_done >= self.num_steps:
-            raise RuntimeError(f"all {self.num_steps} steps already done")
+        self.next_step()
         if self.steps_done == 0:
             mle_loss = self._pretrain_generator()
             d_loss, d_fake = self._train_discriminator(self.cfg.d_pretrain_epochs)
@@ -217,19 +102,17 @@ class SeqGANExperiment(Experiment):
             "disc": self.disc.state_dict(),
             "g_opt": self.g_opt.state_dict(),
             "d_opt": self.d_opt.state_dict(),
-            "rng": self.rng.get_state(),
-            "steps_done": self.steps_done,
         }
-        torch.save(state, Path(path) / "seqgan.pt")
+        save_checkpoint(path, "seqgan.pt", state, rng=self.rng, steps_done=self.steps_done)
 
     def load(self, path: str) -> None:
-        state = torch.load(Path(path) / "seqgan.pt", map_location=self.device, weights_only=True)
+        state, self.steps_done = load_checkpoint(
+            path, "seqgan.pt", rng=self.rng, device=self.device
+        )
         self.gen.load_state_dict(state["gen"])
         self.disc.load_state_dict(state["disc"])
         self.g_opt.load_state_dict(state["g_opt"])
         self.d_opt.load_state_dict(state["d_opt"])
-        self.rng.set_state(state["rng"].cpu() if self.device.type == "cpu" else state["rng"])
-        self.steps_done = state["steps_done"]
 
     # ---- training --------------------------------------------------------------------
     def _reward_terms(self, seqs: torch.Tensor) -> torch.Tensor:

@@ -37,16 +37,17 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from raygan.data.digits import load_study_split
-from raygan.experiments.base import Experiment, build_config, require_finite, round_epochs, setting
+from raygan.experiments.base import Experiment, build_config, require_finite, round_epochs
+from raygan.experiments.baselines import smote
+from raygan.experiments.checkpoint import load_checkpoint, save_checkpoint, trial_stream
+from raygan.experiments.shared_settings import MEMORIZATION_KEYS
+from raygan.experiments.vae_settings import VAEConfig, VAEData, VAEDeclaration, labelled_set
 from raygan.metrics.memorization import memorization_metrics
-from raygan.metrics.utility import SKLEARN_CLASSIFIERS, sklearn_scores, smote
+from raygan.metrics.utility import SKLEARN_CLASSIFIERS, sklearn_scores
 from raygan.models.vae import (
     ConvVAE,
     extrapolate,
@@ -56,94 +57,10 @@ from raygan.models.vae import (
     sample_posterior,
 )
 
-METHODS = ("noise", "interpolation", "extrapolation")
 _DECODE_CHUNK = 4096  # codes decoded at once: bounds memory for MNIST-sized sets
 
 
-@dataclass
-class VAEData:
-    source: str = setting(
-        "digits",
-        path_unless=("digits",),
-        help="'digits' (scikit-learn, 8x8) or a directory of MNIST-style IDX files",
-    )
-    kind: str = setting(
-        "mnist", choices=("mnist", "fashion-mnist"), help="format of an IDX directory"
-    )
-    seed: int = setting(
-        0, low=0, help="seed of the split, of the labelled subset and of the classifiers"
-    )
-
-
-@dataclass
-class VAEConfig:
-    # the VAE (paper: 5x5 stride-2 convs of 16 and 8 channels, 1024 dense, Z in 10..100)
-    latent: int = setting(20, low=1, high=4096, help="latent size Z (paper: 10, 20, 50, 100)")
-    hidden: int = setting(1024, low=1, high=16_384, help="dense units (paper: 1024)")
-    beta: float = setting(
-        1.0, low=0.0, high=100.0, help="KL weight; 1 = the paper's VAE (see module docstring)"
-    )
-    lr: float = setting(1e-3, low=1e-6, high=1.0, help="Adam learning rate")
-    batch_size: int = setting(64, low=1, high=65_536)
-    vae_epochs: int = setting(
-        30, low=1, high=100_000, help="passes over all training images, over all rounds"
-    )
-    rounds: int = setting(
-        2, low=1, high=1000, help="evaluations; the epochs are split evenly between them"
-    )
-    # latent augmentation (paper: alpha 0.5 and k 3 throughout)
-    method: str = setting("interpolation", choices=METHODS)
-    alpha: float = setting(0.5, low=0.0, high=10.0, help="noise scale, or step towards/away")
-    k: int = setting(3, low=1, high=1000, help="nearest same-class neighbours")
-    amount: int = setting(
-        3, low=0, high=1000, help="generated samples per labelled sample (k: the paper's)"
-    )
-    labelled: int = setting(
-        100,
-        low=0,
-        high=10_000_000,
-        help="labelled training samples, drawn stratified with the data seed; 0 = all",
-    )
-
-
-class VAEAugmentExperiment(Experiment):
-    Config = VAEConfig
-    Data = VAEData
-    metrics = (
-        "gain",
-        "gain_svm",
-        "gain_knn",
-        "gain_mlp",
-        "svm_accuracy",
-        "knn_accuracy",
-        "mlp_accuracy",
-        "svm_accuracy_base",
-        "knn_accuracy_base",
-        "mlp_accuracy_base",
-        "memorization",
-        "exact_copy",
-        "dcr_ratio",
-        "closer_to_training",
-        "recon_loss",
-        "kl",
-        "val_recon",
-    )
-
-    @classmethod
-    def check(cls, config: dict, data: dict) -> None:
-        super().check(config, data)
-        cfg = build_config(VAEConfig, config, where="fixed")
-        d = build_config(VAEData, data, where="data")
-        _, y = _labelled_set(_split(d), cfg.labelled, seed=d.seed)
-        smallest = int(np.unique(y, return_counts=True)[1].min()) if len(y) else 0
-        needs = cfg.method != "noise" and cfg.amount > 0
-        if needs and smallest <= cfg.k:  # found here, not in every trial
-            raise ValueError(
-                f"fixed.k: {cfg.k} neighbours, but the labelled set ({cfg.labelled}) holds "
-                f"{smallest} samples of its smallest class; {cfg.method} needs k <= "
-                f"{smallest - 1}, or more labelled samples"
-            )
-
+class VAEAugmentExperiment(VAEDeclaration, Experiment):
     @classmethod
     def baselines(cls, config: dict, data: dict, *, seed: int) -> list[dict]:
         """No generator: the labelled set alone (what every gain is measured from), SMOTE
@@ -155,8 +72,8 @@ class VAEAugmentExperiment(Experiment):
         (``*_accuracy_base``) all the same."""
         cfg = build_config(VAEConfig, config, where="fixed")
         d = build_config(VAEData, data, where="data")
-        split = _split(d)
-        x, y = _labelled_set(split, cfg.labelled, seed=d.seed)
+        split = d.split()
+        x, y = labelled_set(split, cfg.labelled, seed=d.seed)
         base = _base_scores(d.source, d.kind, d.seed, cfg.labelled)
         rng = np.random.default_rng(seed)
         extra_x, extra_y = [], []
@@ -183,13 +100,13 @@ class VAEAugmentExperiment(Experiment):
     def setup(self, config: dict, data: dict, *, seed: int, device: str = "cpu") -> None:
         self.cfg = cfg = build_config(VAEConfig, config, where="fixed")
         self.data_cfg = d = build_config(VAEData, data, where="data")
-        self.split = split = _split(d)
+        self.split = split = d.split()
         self.device = torch.device(device)
         self.seed = seed
         # the VAE learns every training image; the classifiers only the labelled ones
         self.x = torch.tensor(split.x_train, device=self.device)  # (n, 1, H, W)
         self.x_val = torch.tensor(split.x_val, device=self.device)  # (v, 1, H, W)
-        self.x_lab, self.y_lab = _labelled_set(split, cfg.labelled, seed=d.seed)  # numpy
+        self.x_lab, self.y_lab = labelled_set(split, cfg.labelled, seed=d.seed)  # numpy
         self.base = _base_scores(d.source, d.kind, d.seed, cfg.labelled)  # cached per process
         torch.manual_seed(seed)  # weight init
         self.vae = ConvVAE(
@@ -198,14 +115,13 @@ class VAEAugmentExperiment(Experiment):
         self.opt = torch.optim.Adam(self.vae.parameters(), lr=cfg.lr)
         # every draw after init (batches, reparameterisation, perturbations) goes through
         # this generator, so save/load restores it and a resumed trial continues exactly
-        self.rng = torch.Generator(device=self.device).manual_seed(seed + 1)
+        self.rng = trial_stream(seed, self.device)
         self.steps_done = 0
         self.num_steps = cfg.rounds
 
     def step(self) -> dict[str, float]:
         cfg = self.cfg
-        if self.steps_done >= self.num_steps:
-            raise RuntimeError(f"all {self.num_steps} steps already done")
+        self.next_step()
         recon = kl = float("nan")  # a round with no epoch left is measured below instead
         for _ in round_epochs(self.steps_done, epochs=cfg.vae_epochs, rounds=cfg.rounds):
             recon, kl = self._epoch()
@@ -230,20 +146,13 @@ class VAEAugmentExperiment(Experiment):
         return out
 
     def save(self, path: str) -> None:
-        state = {
-            "vae": self.vae.state_dict(),
-            "opt": self.opt.state_dict(),
-            "rng": self.rng.get_state(),
-            "steps_done": self.steps_done,
-        }
-        torch.save(state, Path(path) / "vae.pt")
+        state = {"vae": self.vae.state_dict(), "opt": self.opt.state_dict()}
+        save_checkpoint(path, "vae.pt", state, rng=self.rng, steps_done=self.steps_done)
 
     def load(self, path: str) -> None:
-        state = torch.load(Path(path) / "vae.pt", map_location=self.device, weights_only=True)
+        state, self.steps_done = load_checkpoint(path, "vae.pt", rng=self.rng, device=self.device)
         self.vae.load_state_dict(state["vae"])
         self.opt.load_state_dict(state["opt"])
-        self.rng.set_state(state["rng"].cpu())  # a generator's state is a CPU tensor, CUDA too
-        self.steps_done = state["steps_done"]
 
     # ---- training --------------------------------------------------------------------
     def _epoch(self) -> tuple[float, float]:
@@ -276,8 +185,6 @@ class VAEAugmentExperiment(Experiment):
         x = torch.tensor(self.x_lab, device=self.device)  # a copy: the cached split is read-only
         mu, logvar = self.vae.encode(x)  # (n, Z) each
         neighbours = None
-        if cfg.method != "noise" and cfg.amount:
-            neighbours = nearest_same_class(mu, y, k=cfg.k)  # (n, k), found once on the means
         codes = []
         for j in range(cfg.amount):
             if cfg.method == "noise":
@@ -285,6 +192,8 @@ class VAEAugmentExperiment(Experiment):
                 for c in torch.unique(y):  # each class's noise is as wide as its own codes
                     z[y == c] = noise(mu[y == c], alpha=cfg.alpha, rng=self.rng)
             else:
+                if neighbours is None:  # (n, k), found once, on the means
+                    neighbours = nearest_same_class(mu, y, k=cfg.k)
                 cycle, nearest = divmod(j, cfg.k)
                 # first cycle: the means (the paper); later ones: a fresh posterior draw
                 z = mu if cycle == 0 else sample_posterior(mu, logvar, generator=self.rng)
@@ -298,32 +207,6 @@ class VAEAugmentExperiment(Experiment):
         return made.cpu().numpy(), np.tile(self.y_lab, cfg.amount)
 
 
-def _split(d: VAEData):
-    # minority_count None: no class is cut; this study restricts the labels, not a class
-    return load_study_split(source=d.source, kind=d.kind, minority_count=None, seed=d.seed)
-
-
-def _labelled_set(split, size: int, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(x (m, 1, H, W), y (m,)): ``size`` training samples drawn stratified by class with
-    ``seed``, or all of them for 0."""
-    from sklearn.model_selection import train_test_split
-
-    n, classes = len(split.y_train), len(np.unique(split.y_train))
-    if size == 0 or size == n:
-        return split.x_train, split.y_train
-    if size > n:
-        raise ValueError(f"fixed.labelled: {size} exceeds the {n} training samples; 0 = all")
-    if size < 2 * classes:
-        raise ValueError(
-            f"fixed.labelled: {size} leaves fewer than 2 samples per class ({classes} "
-            f"classes); neighbours need 2; choose 0 or >= {2 * classes}"
-        )
-    x, _, y, _ = train_test_split(
-        split.x_train, split.y_train, train_size=size, stratify=split.y_train, random_state=seed
-    )
-    return x, y
-
-
 def _scores(x, y, split, d: VAEData) -> dict[str, float]:
     scores = sklearn_scores(x, y, split.x_test, split.y_test, seed=d.seed)
     return {k: require_finite(k, v) for k, v in scores.items()}
@@ -334,8 +217,8 @@ def _base_scores(source: str, kind: str, seed: int, labelled: int) -> dict[str, 
     """The classifiers on the labelled set alone: independent of the VAE, so computed once
     per process for each data setting and labelled size."""
     d = VAEData(source=source, kind=kind, seed=seed)
-    split = _split(d)
-    x, y = _labelled_set(split, labelled, seed=seed)
+    split = d.split()
+    x, y = labelled_set(split, labelled, seed=seed)
     return _scores(x, y, split, d)
 
 
@@ -351,5 +234,4 @@ def _gains(scores: dict, base: dict) -> dict[str, float]:
 
 def _memorization(made: np.ndarray, labelled: np.ndarray, split, *, seed: int) -> dict:
     scores = memorization_metrics(made, labelled, split.x_val, levels=split.levels, seed=seed)
-    keep = ("memorization", "exact_copy", "dcr_ratio", "closer_to_training")
-    return {k: float(scores[k]) for k in keep}
+    return {k: float(scores[k]) for k in MEMORIZATION_KEYS}

@@ -1,5 +1,6 @@
-"""Downstream utility of augmented training data: train a fixed small CNN, score it on a
-balanced test set; plus the classic augmentation and SMOTE baselines.
+"""Downstream utility of augmented training data (train on the augmented data, test on
+real data): a fixed small CNN (``raygan.models.classifier.SmallCNN``) or fixed
+scikit-learn classifiers, scored on a balanced test set.
 
 The classifier is the Keras MNIST CNN the WGAN-augmentation paper uses, scaled to the
 input size; its training settings are fixed so that scores compare across trials: the only
@@ -17,41 +18,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from scipy import ndimage
 from sklearn import metrics
 
-
-class SmallCNN(nn.Module):
-    """conv 32 -> conv 64 -> maxpool 2 -> dropout .25 -> dense 128 -> dropout .5 -> classes.
-
-    Keras' 'valid' 3x3 convolutions at 28x28 (28 -> 26 -> 24 -> pool 12); below 16 pixels
-    they pad by 1 instead, so an 8x8 digit keeps its size (8 -> 8 -> 8 -> pool 4)."""
-
-    def __init__(self, *, num_classes: int, image_size: int):
-        super().__init__()
-        pad = 1 if image_size < 16 else 0
-        side = (image_size - 4 * (1 - pad)) // 2
-        if side < 1:
-            raise ValueError(f"image_size {image_size} too small for SmallCNN")
-        self.features = nn.Sequential(
-            nn.Conv2d(1, 32, 3, padding=pad),
-            nn.ReLU(),
-            nn.Conv2d(32, 64, 3, padding=pad),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Dropout(0.25),
-            nn.Flatten(),
-        )
-        self.head = nn.Sequential(
-            nn.Linear(64 * side * side, 128),
-            nn.ReLU(),
-            nn.Dropout(0.5),
-            nn.Linear(128, num_classes),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 1, H, W) -> (B, num_classes) logits."""
-        return self.head(self.features(x))
+from raygan.models.classifier import SmallCNN
 
 
 @dataclass(frozen=True)
@@ -90,9 +59,11 @@ def train_classifier(
     settings: ClassifierSettings = ClassifierSettings(),  # noqa: B008 (frozen, so shared is safe)
     device: str | torch.device = "cpu",
 ) -> SmallCNN:
-    """Train a SmallCNN with Adam on (x, y). Same inputs and settings, same model: the
-    initialisation and dropout draw from a forked RNG seeded with settings.seed (the
-    caller's global RNG state is left as it was), and shuffling uses its own generator."""
+    """Train a SmallCNN with Adam on images x (n, 1, H, W) or (n, H, W) and labels y (n,).
+    Same inputs and settings, same model: the initialisation and dropout draw from a
+    forked RNG seeded with settings.seed (the caller's global RNG state is left as it
+    was), and shuffling uses its own generator. Returns the model in eval mode.
+    Raises ValueError when x and y differ in length or are empty."""
     x, y = _images(x), _labels(y)
     if len(x) != len(y) or len(x) == 0:
         raise ValueError(f"need as many labels as images, and some: {len(x)} vs {len(y)}")
@@ -134,9 +105,11 @@ def predict(model: nn.Module, x, *, batch_size: int = 1024) -> np.ndarray:
 def evaluate_classifier(
     model: nn.Module, x_test, y_test, *, minority: int, num_classes: int
 ) -> dict:
-    """accuracy, balanced_accuracy, minority_recall, macro_f1 (floats) and confusion
-    (num_classes x num_classes list of int lists; rows true class, columns predicted).
-    Every class counts in macro F1, predicted or not (an unpredicted class scores 0)."""
+    """accuracy, balanced_accuracy, minority_recall, macro_f1 (floats in [0, 1]) and
+    confusion (num_classes x num_classes list of int lists; rows true class, columns
+    predicted) of ``model`` on x_test (m, 1, H, W), y_test (m,). Every class counts in
+    macro F1, predicted or not (an unpredicted class scores 0). Raises ValueError when
+    y_test holds no sample of ``minority``."""
     y_true = _labels(y_test).numpy()
     if not (y_true == minority).any():
         raise ValueError(f"the test set has no sample of the minority class {minority}")
@@ -165,63 +138,12 @@ def utility_scores(
     settings: ClassifierSettings = ClassifierSettings(),  # noqa: B008
     device: str | torch.device = "cpu",
 ) -> dict:
-    """train_classifier on the training data, then evaluate_classifier on the test data."""
+    """train_classifier on the training data, then evaluate_classifier on the test data:
+    the train-on-augmented, test-on-real scores. Errors as those two raise."""
     model = train_classifier(
         x_train, y_train, num_classes=num_classes, settings=settings, device=device
     )
     return evaluate_classifier(model, x_test, y_test, minority=minority, num_classes=num_classes)
-
-
-# ---- baselines -------------------------------------------------------------------------
-
-
-def classic_augment(
-    x,
-    *,
-    count: int,
-    rng: np.random.Generator,
-    max_shift: int = 1,
-    max_rotation_deg: float = 10.0,
-) -> np.ndarray:
-    """``count`` new images, each a random source image of x rotated by U[-deg, deg] about
-    its centre and shifted by whole pixels in [-max_shift, max_shift] per axis (1 suits 8x8,
-    ~3 suits 28x28). Whole-pixel shifts keep strokes sharp; the rotation interpolates
-    linearly. Empty space fills with 0; output clipped to [0, 1], same trailing shape as x."""
-    x = np.asarray(x, dtype=np.float32)
-    if count > 0 and len(x) == 0:
-        raise ValueError("classic_augment needs at least one source image")
-    out = np.empty((count, *x.shape[1:]), dtype=np.float32)
-    src = rng.integers(0, len(x), size=count) if count else np.zeros(0, dtype=int)
-    angles = rng.uniform(-max_rotation_deg, max_rotation_deg, size=count)
-    shifts = rng.integers(-max_shift, max_shift + 1, size=(count, 2))
-    for i in range(count):
-        img = x[src[i]].reshape(x.shape[-2:])  # (H, W)
-        img = ndimage.rotate(img, angles[i], reshape=False, order=1, mode="constant", cval=0.0)
-        img = ndimage.shift(img, shifts[i], order=0, mode="constant", cval=0.0)
-        out[i] = img.reshape(x.shape[1:])
-    return np.clip(out, 0.0, 1.0)
-
-
-def smote(x_minority, *, count: int, k: int = 5, rng: np.random.Generator) -> np.ndarray:
-    """Plain SMOTE (Chawla et al. 2002) for one class: each new sample lies at a uniform
-    random point on the segment from a random sample to one of its k nearest same-class
-    neighbours (Euclidean, in pixel space). Written here in numpy rather than depending on
-    imbalanced-learn: it is a dozen lines, and we need it for one class, not a resampler."""
-    x = np.asarray(x_minority, dtype=np.float32)
-    n = len(x)
-    if n < 2:
-        raise ValueError(f"SMOTE needs at least 2 samples of the class, got {n}")
-    flat = x.reshape(n, -1).astype(np.float64)
-    sq = (flat**2).sum(1)
-    dist = sq[:, None] + sq[None, :] - 2 * flat @ flat.T  # (n, n) squared distances
-    np.fill_diagonal(dist, np.inf)
-    k = min(k, n - 1)
-    neighbours = np.argsort(dist, axis=1, kind="stable")[:, :k]  # (n, k)
-    base = rng.integers(0, n, size=count)
-    other = neighbours[base, rng.integers(0, k, size=count)]
-    gap = rng.random(count)[:, None]  # (count, 1) in [0, 1)
-    new = flat[base] + gap * (flat[other] - flat[base])
-    return new.reshape(count, *x.shape[1:]).astype(np.float32)
 
 
 # ---- scikit-learn classifiers (the VAE latent-augmentation paper's SVM, kNN and MLP) -----

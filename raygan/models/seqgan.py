@@ -1,6 +1,6 @@
 """SeqGAN (Yu et al. 2017) for short symbol sequences: torch modules and rollout rewards.
 
-Token layout (see raygan.data.kaomoji): PAD=0, BOS=1, EOS=2, characters from 3. A sequence
+Token layout (raygan.data.text): PAD=0, BOS=1, EOS=2, characters from 3. A sequence
 tensor is (B, L): characters, then EOS, then PAD. G is fed BOS first and never emits PAD
 or BOS. A sequence that reaches L tokens without EOS is simply truncated.
 
@@ -20,7 +20,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-PAD, BOS, EOS = 0, 1, 2
+from raygan.data.text import BOS, EOS, PAD
+
 NEVER_SAMPLED = (PAD, BOS)
 # (n, L) complete sequences -> (n,) float added to D's reward (a copy penalty, a bonus)
 RewardTerms = Callable[[torch.Tensor], torch.Tensor]
@@ -206,16 +207,16 @@ def rollout_rewards(
 
     # LSTM output/state after reading BOS, y_0 .. y_{t-1}, for every t: (L, B, H) each.
     inputs = torch.cat([torch.full_like(seqs[:, :1], BOS), seqs[:, :-1]], dim=1)
-    outs, hs, cs = [], [], []
+    out_steps, h_steps, c_steps = [], [], []
     H = gen.lstm.hidden_size
     h = torch.zeros(B, H, device=device)
     c = torch.zeros(B, H, device=device)
     for t in range(L):
         out, (h, c) = gen._step(inputs[:, t], (h, c))
-        outs.append(out)
-        hs.append(h)
-        cs.append(c)
-    outs, hs, cs = torch.stack(outs), torch.stack(hs), torch.stack(cs)
+        out_steps.append(out)
+        h_steps.append(h)
+        c_steps.append(c)
+    outs, hs, cs = torch.stack(out_steps), torch.stack(h_steps), torch.stack(c_steps)
 
     # One rollout row per (b, t, k) with 1 <= t < len_b: its prefix is seqs[b, :t].
     b_idx, t_idx = torch.nonzero(

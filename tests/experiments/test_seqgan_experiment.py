@@ -6,12 +6,12 @@ import pytest
 import torch
 
 import raygan
+from raygan.data.text import PAD
 from raygan.experiments import get_experiment
 from raygan.experiments.base import TrialDiverged
 from raygan.experiments.seqgan import SeqGANExperiment
 from raygan.metrics.emoticon import EMOTICON_METRIC_KEYS
-from raygan.metrics.memorization import TextReference
-from raygan.models.seqgan import PAD
+from raygan.metrics.text_memorization import TextReference
 from raygan.trial import check_finite
 
 TINY = dict(

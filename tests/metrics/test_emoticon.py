@@ -12,15 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from raygan.metrics.copies import exact_copy_rate
 from raygan.metrics.diversity import distinct_n, top_share
 from raygan.metrics.emoticon import (
-    ARMS,
-    DECORATIONS,
     EMOTICON_METRIC_KEYS,
-    MIRROR_EYES,
-    MOUTHS,
-    OUTLINE_PAIRS,
-    EmoticonRules,
     emoticon_metrics,
     emoticon_reference,
     exact_copy,
@@ -30,11 +25,18 @@ from raygan.metrics.emoticon import (
     near_copy,
     novel_valid_distinct,
     novel_validity,
-    symbols,
     uniqueness,
     validity,
 )
-from raygan.metrics.memorization import exact_copy_rate
+from raygan.metrics.emoticon_rules import (
+    ARMS,
+    DECORATIONS,
+    MIRROR_EYES,
+    MOUTHS,
+    OUTLINE_PAIRS,
+    EmoticonRules,
+    symbols,
+)
 
 OUTLINE = {c for pair in OUTLINE_PAIRS for c in pair}
 

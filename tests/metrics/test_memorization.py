@@ -6,12 +6,11 @@ import math
 import numpy as np
 import pytest
 
-from raygan.metrics import memorization
+from raygan.metrics.copies import exact_copy_rate
 from raygan.metrics.memorization import (
     METRIC_KEYS,
     closer_to_training_share,
     dcr,
-    exact_copy_rate,
     exact_copy_rate_arrays,
     memorization_metrics,
     memorization_score,
@@ -77,11 +76,11 @@ def test_exact_copy_counts_repeats_and_only_whole_images(digits):
     assert exact_copy_rate_arrays(one_pixel_off, train, levels=LEVELS) == 0.0
 
 
-def test_nearest_distances_match_brute_force_across_chunks(monkeypatch):
+def test_nearest_distances_match_brute_force_across_chunks():
     rng = np.random.default_rng(1)
-    a, b = rng.random((37, 2, 5)), rng.random((23, 10))
-    brute = np.sqrt(((a.reshape(37, 1, 10) - b[None]) ** 2).sum(-1)).min(1)
-    monkeypatch.setattr(memorization, "_CHUNK_ELEMENTS", 50)  # two rows of a per chunk
+    # 700 rows of a: more than one of scikit-learn's query chunks (256 rows)
+    a, b = rng.random((700, 2, 5)), rng.random((23, 10))
+    brute = np.sqrt(((a.reshape(700, 1, 10) - b[None]) ** 2).sum(-1)).min(1)
     np.testing.assert_allclose(nearest_distances(a, b), brute, rtol=1e-12)
     assert np.array_equal(nearest_distances(b, b), np.zeros(len(b)))  # nothing excluded
     assert nearest_distances(np.empty((0, 10)), b).shape == (0,)

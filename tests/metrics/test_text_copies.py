@@ -9,8 +9,6 @@ import pytest
 
 from raygan.data.kaomoji import kaomoji_corpus
 from raygan.metrics.emoticon import (
-    MOUTHS,
-    EmoticonRules,
     emoticon_metrics,
     emoticon_reference,
     exact_copy,
@@ -18,9 +16,9 @@ from raygan.metrics.emoticon import (
     memorization,
     near_copy,
     novel_valid_distinct,
-    skeleton,
 )
-from raygan.metrics.memorization import (
+from raygan.metrics.emoticon_rules import MOUTHS, EmoticonRules, skeleton
+from raygan.metrics.text_memorization import (
     TEXT_METRIC_KEYS,
     TextReference,
     text_dcr,

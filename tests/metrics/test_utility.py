@@ -1,4 +1,4 @@
-"""Downstream utility: the small CNN, its scores, and the classic and SMOTE baselines."""
+"""Downstream utility: the small CNN's scores."""
 
 import dataclasses
 
@@ -10,13 +10,11 @@ from sklearn.model_selection import train_test_split
 
 from raygan.metrics.utility import (
     ClassifierSettings,
-    SmallCNN,
-    classic_augment,
     evaluate_classifier,
-    smote,
     train_classifier,
     utility_scores,
 )
+from raygan.models.classifier import SmallCNN
 
 FEW = ClassifierSettings(epochs=4)  # enough for digits; keeps the module to seconds
 
@@ -43,14 +41,6 @@ def balanced(split):
     x_train, x_test, y_train, y_test = split
     model = train_classifier(x_train, y_train, num_classes=10, settings=FEW)
     return evaluate_classifier(model, x_test, y_test, minority=5, num_classes=10)
-
-
-@pytest.mark.parametrize("size", [8, 28])
-def test_small_cnn_shapes(size):
-    model = SmallCNN(num_classes=10, image_size=size)
-    assert model(torch.rand(3, 1, size, size)).shape == (3, 10)
-    hidden = model.head[0].in_features
-    assert hidden == (64 * 4 * 4 if size == 8 else 64 * 12 * 12)  # 28: Keras' 9216
 
 
 def test_trains_on_digits(balanced):
@@ -113,34 +103,3 @@ def test_evaluate_needs_minority_in_test(split):
         evaluate_classifier(
             model, x_test[y_test != 5], y_test[y_test != 5], minority=5, num_classes=10
         )
-
-
-def test_classic_augment(split):
-    x = split[0][:20]
-    out = classic_augment(x, count=50, rng=np.random.default_rng(0))
-    assert out.shape == (50, 1, 8, 8) and out.dtype == np.float32
-    assert out.min() >= 0 and out.max() <= 1
-    # every new image differs from every source image
-    dist = ((out.reshape(50, 1, -1) - x.reshape(1, 20, -1)) ** 2).sum(2)
-    assert dist.min() > 0
-    again = classic_augment(x, count=50, rng=np.random.default_rng(0))
-    assert np.array_equal(out, again)
-    flat = classic_augment(x[:, 0], count=4, rng=np.random.default_rng(1), max_shift=3)
-    assert flat.shape == (4, 8, 8)
-    assert classic_augment(x, count=0, rng=np.random.default_rng(0)).shape == (0, 1, 8, 8)
-
-
-def test_smote_lies_on_same_class_segments(split):
-    x_train, _, y_train, _ = split
-    x = x_train[y_train == 5][:12].astype(np.float64)
-    new = smote(x, count=40, k=3, rng=np.random.default_rng(0))
-    assert new.shape == (40, 1, 8, 8)
-    a, b, p = x.reshape(12, 1, 1, -1), x.reshape(1, 12, 1, -1), new.reshape(1, 1, 40, -1)
-    d = b - a  # (12, 12, 1, 64): segment i -> j
-    t = ((p - a) * d).sum(-1) / np.maximum((d**2).sum(-1), 1e-12)  # (12, 12, 40)
-    residual = np.linalg.norm(p - (a + t[..., None] * d), axis=-1)
-    residual[np.eye(12, dtype=bool)] = np.inf
-    on_segment = (residual < 1e-4) & (t >= -1e-6) & (t <= 1 + 1e-6)
-    assert on_segment.any(axis=(0, 1)).all()
-    with pytest.raises(ValueError):
-        smote(x[:1], count=3, rng=np.random.default_rng(0))

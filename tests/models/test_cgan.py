@@ -9,10 +9,9 @@ import torch
 import torch.nn as nn
 from sklearn.datasets import load_digits
 
-from raygan.models.cgan import (
-    ConditionalGAN,
+from raygan.models.cgan import ConditionalGAN, DirectedNoise
+from raygan.models.cgan_networks import (
     Critic,
-    DirectedNoise,
     Generator,
     d_loss_bce,
     d_loss_wgan,

@@ -4,10 +4,8 @@ import pytest
 import torch
 
 from raygan.data.kaomoji import Vocab, kaomoji_corpus
+from raygan.data.text import BOS, EOS, PAD
 from raygan.models.seqgan import (
-    BOS,
-    EOS,
-    PAD,
     Discriminator,
     Generator,
     is_copy,

@@ -1,0 +1,5 @@
+import sys
+
+from raygan.report.cli import main
+
+sys.exit(main())

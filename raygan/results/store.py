@@ -1,0 +1,361 @@
+"""A run directory on any pyarrow filesystem (a local path, file:///x, s3://bucket/prefix):
+one part file per trial while the study runs, consolidated tables at the end::
+
+    <storage>/<name>/parts/trial-<trial_id>.parquet     one row: the trial as it ended
+    <storage>/<name>/parts/history-<trial_id>.parquet   one row per step, rewritten each round
+    <storage>/<name>/trials.parquet                     consolidated: one row per trial
+    <storage>/<name>/history.parquet                    every step of every trial
+    <storage>/<name>/pareto.parquet                     the completed trials on the Pareto front
+
+Parquet traps this module is built around: a file is unreadable until its writer closes it,
+so every file is written under a temporary name and moved into place; and parts whose schemas
+differ cannot be read as one data set, so each part is read on its own and conformed to the
+spec's schema (raygan.results.schema).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import numbers
+import re
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from raygan.results.pareto import objective_values, pareto_mask, validated_means
+from raygan.results.schema import (
+    REQUIRED,
+    TRIAL_STATUSES,
+    history_schema,
+    replicate_schema,
+    trial_schema,
+    validation_schema,
+)
+
+if TYPE_CHECKING:  # only for annotations: results must stay importable without experiments
+    from raygan.spec import StudySpec
+
+PART_KINDS = ("trial", "history", "replicate", "validation")
+RESULT_FILES = ("trials.parquet", "history.parquet", "pareto.parquet", "replicates.parquet")
+VALIDATION_FILE = "validation.parquet"
+# trial ids and run names become file and directory names
+NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+@dataclass
+class StudyTables:
+    """A run's consolidated tables, as written to its directory (schemas: results.schema)."""
+
+    trials: pa.Table
+    history: pa.Table
+    pareto: pa.Table
+    replicates: pa.Table
+    validation: pa.Table | None = None  # validation.parquet, once the front is validated
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Columns of `schema` in its order, by name: missing ones null, extra ones dropped.
+
+    By name rather than table.cast(schema), which needs identical names in identical order:
+    a part written before a metric was added must still be readable.
+    """
+    if table.schema.equals(schema):  # the usual case, and 10x cheaper than rebuilding
+        return table
+    present = set(table.column_names)
+    columns = [
+        table[f.name].cast(f.type) if f.name in present else pa.nulls(len(table), f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _prepare_rows(rows: list[dict], schema: pa.Schema, trial_id: str) -> list[dict]:
+    """Check rows against the schema and coerce what pyarrow would refuse or drop silently."""
+    names = set(schema.names)
+    floats = {f.name for f in schema if f.type == pa.float64()}
+    strings = {f.name for f in schema if f.type == pa.string()}
+    out = []
+    for i, row in enumerate(rows):
+        # from_pylist ignores unknown keys: a typo would lose a value without a word
+        unknown = sorted(set(row) - names)
+        if unknown:
+            raise ValueError(f"row {i} of trial {trial_id}: unknown columns {unknown}")
+        missing = [k for k in REQUIRED if k in names and row.get(k) is None]
+        if missing:
+            raise ValueError(f"row {i} of trial {trial_id}: no value for {missing}")
+        if row.get("trial_id") != trial_id:
+            raise ValueError(f"row {i} has trial_id {row.get('trial_id')!r}, part is {trial_id!r}")
+        if "status" in names and row.get("status") not in TRIAL_STATUSES:
+            raise ValueError(f"row {i}: status {row.get('status')!r} not in {TRIAL_STATUSES}")
+        row = dict(row)
+        for key, value in row.items():
+            if value is None:
+                continue
+            if key in floats and isinstance(value, numbers.Real) and not isinstance(value, float):
+                row[key] = float(value)  # 1 from a step() or a numpy int
+            elif key in strings and not isinstance(value, str):
+                row[key] = str(value)  # a categorical param whose choices mix types
+        out.append(row)
+    return out
+
+
+class RunStore:
+    """A run directory <storage>/<name>/ on any pyarrow filesystem (local path or URI).
+
+    Raises ValueError for a run name, part kind, part key or relative path that could
+    leave the run directory or is not a plain file name.
+    """
+
+    def __init__(self, storage: str, name: str):
+        if not NAME_RE.match(name):
+            raise ValueError(f"run name {name!r} must match {NAME_RE.pattern}")
+        storage = str(storage)
+        self.name = name  # the run directory's own name
+        if "://" in storage:
+            self.fs, base = pafs.FileSystem.from_uri(storage)
+            self.location = f"{storage.rstrip('/')}/{name}"
+        else:
+            self.fs = pafs.LocalFileSystem()
+            base = str(Path(storage).expanduser().absolute())
+            self.location = f"{base.rstrip('/')}/{name}"
+        self.root = f"{base.rstrip('/')}/{name}"
+        local = isinstance(self.fs, pafs.LocalFileSystem)
+        self.local_path: Path | None = Path(self.root) if local else None
+
+    def __repr__(self) -> str:
+        return f"RunStore({self.location!r})"
+
+    def _path(self, relpath: str) -> str:
+        parts = relpath.split("/")
+        if not relpath or relpath.startswith("/") or ".." in parts or "" in parts:
+            raise ValueError(f"{relpath!r} must be a relative path inside the run directory")
+        return f"{self.root}/{relpath}"
+
+    def _atomic(self, path: str, write: Callable[[str], None]) -> None:
+        """write(tmp) then move tmp onto path: readers see the old file or the new, whole.
+
+        A local move is a rename (atomic); on object stores a move is copy + delete, but an
+        object appears only once fully uploaded, so readers still never see half a file.
+        """
+        parent, _, base = path.rpartition("/")
+        self.fs.create_dir(parent, recursive=True)
+        tmp = f"{parent}/.{base}.{uuid.uuid4().hex}.tmp"  # leading dot: never a part name
+        try:
+            write(tmp)
+            self.fs.move(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):  # the original error matters, not this one
+                self.fs.delete_file(tmp)
+            raise
+
+    def _is_file(self, path: str) -> bool:
+        return self.fs.get_file_info(path).type == pafs.FileType.File
+
+    def exists(self) -> bool:
+        selector = pafs.FileSelector(self.root, allow_not_found=True)
+        try:
+            return len(self.fs.get_file_info(selector)) > 0
+        except NotADirectoryError:  # a file where the run directory should be
+            return True
+
+    def remove(self) -> None:
+        """Delete the run directory and everything in it (nothing if it is absent)."""
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.delete_dir(self.root)
+
+    def makedirs(self) -> None:
+        self.fs.create_dir(f"{self.root}/parts", recursive=True)
+
+    def write_text(self, relpath: str, text: str) -> None:
+        def write(tmp: str) -> None:
+            with self.fs.open_output_stream(tmp) as f:
+                f.write(text.encode("utf-8"))
+
+        self._atomic(self._path(relpath), write)
+
+    def has(self, relpath: str) -> bool:
+        """Whether the run directory holds the file ``relpath``."""
+        return self._is_file(self._path(relpath))
+
+    def read_text(self, relpath: str) -> str | None:
+        path = self._path(relpath)
+        if not self._is_file(path):
+            return None
+        with self.fs.open_input_stream(path) as f:
+            return f.read().decode("utf-8")
+
+    def _part_path(self, kind: str, key: str) -> str:
+        if kind not in PART_KINDS:
+            raise ValueError(f"part kind {kind!r} must be one of {PART_KINDS}")
+        if not NAME_RE.match(str(key)):
+            raise ValueError(f"part key {key!r} must match {NAME_RE.pattern}")
+        return f"{self.root}/parts/{kind}-{key}.parquet"
+
+    def _write_table(self, path: str, table: pa.Table) -> None:
+        self._atomic(path, lambda tmp: pq.write_table(table, tmp, filesystem=self.fs))
+
+    def _read_table(self, path: str, schema: pa.Schema) -> pa.Table:
+        # ParquetFile on one open file, not pq.read_table(path): no data set discovery; and
+        # no pre-buffering or threads, which only cost time on files of a few rows
+        with self.fs.open_input_file(path) as f:
+            return _conform(pq.ParquetFile(f, pre_buffer=False).read(use_threads=False), schema)
+
+    def write_part(
+        self, kind: str, trial_id: str, rows: list[dict], schema: pa.Schema, *, key: str = ""
+    ) -> None:
+        """Rows of one trial as one part file, named by ``key`` (default: the trial id)."""
+        path = self._part_path(kind, key or trial_id)
+        table = pa.Table.from_pylist(_prepare_rows(rows, schema, trial_id), schema=schema)
+        self._write_table(path, table)
+
+    def read_part(self, kind: str, trial_id: str, schema: pa.Schema) -> list[dict]:
+        path = self._part_path(kind, trial_id)
+        if not self._is_file(path):
+            return []
+        return self._read_table(path, schema).to_pylist()
+
+    def _part_paths(self, kind: str) -> list[str]:
+        if kind not in PART_KINDS:
+            raise ValueError(f"part kind {kind!r} must be one of {PART_KINDS}")
+        selector = pafs.FileSelector(f"{self.root}/parts", allow_not_found=True)
+        return sorted(
+            info.path
+            for info in self.fs.get_file_info(selector)
+            if info.type == pafs.FileType.File
+            and info.base_name.startswith(f"{kind}-")
+            and info.base_name.endswith(".parquet")
+        )
+
+    def part_count(self, kind: str) -> int:
+        """How many trials have a part of this kind (no file is read)."""
+        return len(self._part_paths(kind))
+
+    def read_parts(self, kind: str, schema: pa.Schema) -> pa.Table:
+        tables = [self._read_table(p, schema) for p in self._part_paths(kind)]
+        return pa.concat_tables(tables) if tables else schema.empty_table()
+
+    def write_table(self, relpath: str, rows: list[dict], schema: pa.Schema) -> None:
+        """A small whole table (baselines.parquet), written atomically."""
+        self._write_table(self._path(relpath), pa.Table.from_pylist(rows, schema=schema))
+
+    def read_table(self, relpath: str, schema: pa.Schema) -> pa.Table | None:
+        path = self._path(relpath)
+        return self._read_table(path, schema) if self._is_file(path) else None
+
+    def consolidate(
+        self,
+        spec: StudySpec,
+        metric_names: Sequence[str],
+        *,
+        run: str,
+        matrix_names: Sequence[str] = (),
+    ) -> StudyTables:
+        """Parts of run `run` -> trials, history and pareto tables, written and returned.
+
+        Rows of another run that wrote into this directory stay in parts/ but are left out.
+        Raises ValueError when an objective is not among ``metric_names``.
+        """
+        missing = [o.metric for o in spec.objectives if o.metric not in metric_names]
+        if missing:
+            raise ValueError(f"objectives {missing} are not among the metrics {list(metric_names)}")
+        trials = self.read_parts("trial", trial_schema(spec, metric_names, matrix_names))
+        trials = trials.filter(pc.equal(trials["run"], run))
+        # The same trial twice (a part copied in, a retry under a new file): keep the last one
+        # to finish; a row without finished_at counts as the oldest, the later file wins a tie.
+        latest: dict[str, tuple] = {}
+        for i, (tid, at) in enumerate(
+            zip(trials["trial_id"].to_pylist(), trials["finished_at"].to_pylist(), strict=True)
+        ):
+            key = (at is not None, at, i)
+            if tid not in latest or key[:2] >= latest[tid][:2]:
+                latest[tid] = key
+        keep = sorted(key[2] for key in latest.values())
+        trials = trials.take(pa.array(keep, type=pa.int64()))  # typed: [] alone is null-typed
+        trials = trials.sort_by([("trial_index", "ascending"), ("trial_id", "ascending")])
+
+        completed = pc.equal(trials["status"], "completed").to_numpy(zero_copy_only=False)
+        front = np.zeros(len(trials), dtype=bool)
+        front[completed] = pareto_mask(
+            objective_values(spec, trials.filter(pa.array(completed))),
+            [o.mode for o in spec.objectives],
+        )
+        index = trials.schema.get_field_index("pareto")
+        trials = trials.set_column(index, "pareto", pa.array(front, type=pa.bool_()))
+        # False until a validation keeps a configuration on the front: never null, so that
+        # pandas reads a bool column that works as a mask, as pareto does
+        index = trials.schema.get_field_index("validated_front")
+        unvalidated = pa.array(np.zeros(len(trials), dtype=bool), type=pa.bool_())
+        trials = trials.set_column(index, "validated_front", unvalidated)
+
+        history = self.read_parts("history", history_schema(spec, metric_names))
+        history = history.filter(pc.equal(history["run"], run))
+        history = history.sort_by([("trial_index", "ascending"), ("step", "ascending")])
+        schema = replicate_schema(spec, metric_names, matrix_names)
+        replicates = self.read_parts("replicate", schema)
+        # only the replicates of the trial rows kept above (a retried trial's last attempt)
+        ids = pa.array(trials["trial_id"].to_pylist(), type=pa.string())
+        replicates = replicates.filter(
+            pc.and_(pc.equal(replicates["run"], run), pc.is_in(replicates["trial_id"], ids))
+        )
+        replicates = replicates.sort_by([("trial_index", "ascending"), ("replicate", "ascending")])
+        tables = StudyTables(
+            trials=trials,
+            history=history,
+            pareto=trials.filter(pa.array(front)),
+            replicates=replicates,
+        )
+        for name, table in zip(
+            RESULT_FILES, (trials, history, tables.pareto, replicates), strict=True
+        ):
+            self._write_table(self._path(name), table)
+        return tables
+
+    def consolidate_validation(
+        self,
+        spec: StudySpec,
+        tables: StudyTables,
+        metric_names: Sequence[str],
+        *,
+        run: str,
+        matrix_names: Sequence[str] = (),
+    ) -> StudyTables:
+        """Validation parts -> validation.parquet, and each front configuration's
+        ``validated_front`` in the trials and pareto tables: whether its validated means
+        stay non-dominated among the validated front configurations. Written and returned."""
+        validation = self.read_parts(
+            "validation", validation_schema(spec, metric_names, matrix_names)
+        )
+        validation = validation.filter(pc.equal(validation["run"], run))
+        validation = validation.sort_by(
+            [("trial_index", "ascending"), ("validation_run", "ascending")]
+        )
+        means = validated_means(spec, validation)
+        kept = {
+            tid: on for tid, on in zip(means["trial_id"], means["validated_front"], strict=True)
+        }
+        trials = tables.trials
+        flags = pa.array(
+            [kept.get(t, False) for t in trials["trial_id"].to_pylist()], type=pa.bool_()
+        )
+        trials = trials.set_column(
+            trials.schema.get_field_index("validated_front"), "validated_front", flags
+        )
+        pareto = trials.filter(trials["pareto"])
+        self._write_table(self._path(VALIDATION_FILE), validation)
+        self._write_table(self._path("trials.parquet"), trials)
+        self._write_table(self._path("pareto.parquet"), pareto)
+        return StudyTables(
+            trials=trials,
+            history=tables.history,
+            pareto=pareto,
+            replicates=tables.replicates,
+            validation=validation,
+        )

@@ -24,6 +24,7 @@ __all__ = [
     "load_spec",
     "register_experiment",
     "run_trial",
+    "sample",
 ]
 
 
@@ -33,4 +34,8 @@ def __getattr__(name: str) -> Any:
         from raygan import trial
 
         return getattr(trial, name)
+    if name == "sample":  # the module is callable: raygan.sample(run_dir, trial=N, ...)
+        import importlib
+
+        return importlib.import_module("raygan.sample")
     raise AttributeError(f"module 'raygan' has no attribute {name!r}")

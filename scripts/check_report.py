@@ -1,6 +1,9 @@
 """Open a raygan report in real headless Chromium and save a screenshot.
 
-    python scripts/check_report.py RUN_DIR/report.html out.png
+    python scripts/check_report.py RUN_DIR/report.html out.png [HEIGHT]
+
+HEIGHT: the window's height in pixels (default 3000); a long page (the samples of many
+front configurations) needs more to be seen whole.
 
 Not a test (it needs Chromium: `apt-get install -y chromium`): a look at the page as a
 browser draws it. Exit 1 when the page references any resource outside itself (a report
@@ -57,10 +60,11 @@ def external_references(page: str) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python scripts/check_report.py REPORT.html OUT.png", file=sys.stderr)
+    if len(argv) not in (2, 3) or (len(argv) == 3 and not argv[2].isdigit()):
+        print("usage: python scripts/check_report.py REPORT.html OUT.png [HEIGHT]", file=sys.stderr)
         return 2
     report, shot = Path(argv[0]).resolve(), Path(argv[1]).resolve()
+    height = int(argv[2]) if len(argv) == 3 else 3000
     external = external_references(report.read_text(encoding="utf-8"))
     if external:
         print(f"check_report: {report} references {len(external)} external resources:")
@@ -85,7 +89,7 @@ def main(argv: list[str]) -> int:
             "--disable-sync",
             "--host-resolver-rules=MAP * ~NOTFOUND",  # offline: a missed reference shows as broken
             f"--user-data-dir={profile}",
-            "--window-size=1200,3000",
+            f"--window-size=1200,{height}",
             f"--screenshot={shot}",
             report.as_uri(),
         ]

@@ -208,6 +208,26 @@ CASES = [
         study_file(VALID + '[paper]\nlabel = "p"\nparam = "N"\n'),
         "paper.param: 'N' is not a setting of 'seqgan'",
     ),
+    (
+        "sweep of a training setting",
+        study_file(VALID + "[sweep]\nrounds = [1, 2]\n"),
+        "sweep.rounds: unknown sampling setting of 'seqgan'; allowed: temperature, top_p",
+    ),
+    (
+        "sweep value out of range",
+        study_file(VALID + "[sweep]\ntop_p = [0.9, 0.0]\n"),
+        "sweep.top_p[1]: 0.0 must be >= 0.01",
+    ),
+    (
+        "sweep not a list",
+        study_file(VALID + "[sweep]\ntop_p = 0.7\n"),
+        "sweep.top_p: 0.7 must be a non-empty list of values",
+    ),
+    (
+        "sweep of a searched setting",
+        flags("seqgan_tradeoff", "--set", "sweep.temperature=[0.7, 1.0]"),
+        "sweep.temperature: is also searched; a setting is either searched or swept",
+    ),
     # ---- flags
     ("unknown study", flags("nope"), "unknown study 'nope'"),
     (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,8 @@ from raygan.engine.validation import (
     validation_tuner,
 )
 from raygan.results import (
+    SAMPLES_FILE,
+    SWEEP_FILE,
     VALIDATION_FILE,
     RunStore,
     StudyTables,
@@ -27,6 +30,7 @@ from raygan.results import (
     gain_reference,
     plural,
 )
+from raygan.results.outputs import consolidate_samples, consolidate_sweep
 from raygan.spec import StudySpec
 from raygan.trial import set_threads
 
@@ -135,7 +139,7 @@ def write_report(store: RunStore, journal: Path) -> Path:
         return write(store.local_path)
     local = journal.with_suffix("")  # the run's cache directory on this machine
     names = ("trials.parquet", "history.parquet", "replicates.parquet", "baselines.parquet")
-    for name in (*names, VALIDATION_FILE, "study.toml", "run.json"):
+    for name in (*names, VALIDATION_FILE, SAMPLES_FILE, SWEEP_FILE, "study.toml", "run.json"):
         if not store.has(name):
             continue
         with store.fs.open_input_stream(f"{store.root}/{name}") as src:
@@ -165,6 +169,10 @@ def finish(
             spec, store, tables, run=run, columns=columns, verbose=verbose, echo=echo
         )
     validation_s = time.perf_counter() - start if spec.validate else None
+    ids = tables.trials["trial_id"].to_pylist()
+    samples = consolidate_samples(store, run=run, trial_ids=ids)
+    sweep = consolidate_sweep(store, spec, columns.metrics, run=run, trial_ids=ids)
+    tables = dataclasses.replace(tables, samples=samples, sweep=sweep)
     summary = format_summary(
         tables,
         spec,

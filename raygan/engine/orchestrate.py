@@ -158,7 +158,7 @@ def _run_claimed(
 ) -> StudyOutcome:
     """run_study, once the run directory is claimed and locked."""
     compat.drop_tune_messages()
-    with _ray_session(address), _sigterm_as_interrupt():
+    with _ray_session(address, echo=echo), _sigterm_as_interrupt():
         compat.check_versions(echo)
         cpus, gpus = resources(spec, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial)
         cls = get_experiment(spec.experiment)
@@ -206,7 +206,7 @@ def _run_claimed(
 
 
 @contextlib.contextmanager
-def _ray_session(address: str | None) -> Iterator[None]:
+def _ray_session(address: str | None, *, echo) -> Iterator[None]:
     """Ray at ``address``, or a fresh local Ray, shut down again if started here."""
     if ray.is_initialized():
         yield
@@ -215,9 +215,11 @@ def _ray_session(address: str | None) -> Iterator[None]:
         # Ray's own default (address=None) attaches to any cluster it finds on this
         # machine; raygan starts a fresh local one unless told where to go.
         target = address or os.environ.get("RAY_ADDRESS") or "local"
-        ray.init(address=target, logging_level=logging.WARNING, log_to_driver=True)
+        context = ray.init(address=target, logging_level=logging.WARNING, log_to_driver=True)
     except (ConnectionError, ValueError, RuntimeError) as e:
         raise StudyError(f"--address: cannot reach a Ray cluster at {address!r}: {e}") from None
+    if getattr(context, "dashboard_url", None):
+        (echo or print)(f"[raygan] Ray dashboard: http://{context.dashboard_url}")
     try:
         yield
     finally:
@@ -312,6 +314,8 @@ def _search(
             experiment_path=experiment_path(spec.experiment),
             cpus=cpus,
             gpus=gpus,
+            run=run,
+            location=store.location,
         ),
         {"cpu": cpus, "gpu": gpus},
     )

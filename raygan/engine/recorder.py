@@ -11,6 +11,7 @@ from ray import tune
 import raygan
 from raygan.engine import compat
 from raygan.engine.console import FrontSize, error_line, trial_line
+from raygan.engine.live_report import LiveReport
 from raygan.engine.runs import RESUMING
 from raygan.engine.trainable import KEPT, KEPT_REPLICATES, REPLICATES, kept_result
 from raygan.experiments.base import TrialDiverged
@@ -52,6 +53,7 @@ class Recorder(tune.Callback):
         self.history: dict[str, list[dict]] = {}
         self.front: FrontSize | None = FrontSize(spec, [])  # None: read from parts when needed
         self.retried: dict[str, int] = {}  # trial id -> restarts that trained
+        self.live = LiveReport()
 
     def __getstate__(self) -> dict:
         # Tune pickles this with its snapshots; a restored copy reads the front from the
@@ -59,7 +61,7 @@ class Recorder(tune.Callback):
         return {**self.__dict__, "front": None, "history": {}}
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update({"retried": {}, **state})
+        self.__dict__.update({"retried": {}, "live": LiveReport(), **state})
         where = RESUMING.get()
         if where is not None:  # write where the resumed run lies now
             self.store = where[0]
@@ -222,6 +224,7 @@ class Recorder(tune.Callback):
             )
         front = self.front.add(row)
         (self.echo or print)(trial_line(self.spec, row, front=front))
+        self.live.trial_ended(self.store)
 
 
 def _diverged(trial) -> bool:

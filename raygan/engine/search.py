@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import optuna
@@ -89,7 +90,7 @@ def make_searcher(spec: StudySpec, *, journal: Path, study_name: str) -> RayganS
     # A run restarted before Tune's first snapshot finds its Optuna study in the journal,
     # start points already queued there; queueing them again would run them twice.
     fresh = not journal.exists() or journal.stat().st_size == 0
-    return RayganSearch(
+    search = RayganSearch(
         {p.name: _distribution(p) for p in spec.search},
         metric=metrics[0] if single else metrics,
         mode=modes[0] if single else modes,
@@ -100,3 +101,9 @@ def make_searcher(spec: StudySpec, *, journal: Path, study_name: str) -> RayganS
         study_seed=spec.seed,
         replicates=spec.replicates,
     )
+    # optuna-dashboard then labels the values by objective, not "0" and "1"
+    study = optuna.load_study(study_name=study_name, storage=journal_storage(journal))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names([o.metric for o in spec.objectives])
+    return search

@@ -19,9 +19,12 @@ from pathlib import Path
 import ray
 from ray import tune
 
+from raygan.engine.samples import write_samples
+from raygan.engine.sweep import write_sweep
 from raygan.engine.validation import CASE
 from raygan.experiments import register_experiment
 from raygan.experiments.base import TrialDiverged
+from raygan.results import RunStore
 from raygan.spec import StudySpec
 from raygan.trial import (
     aggregate_replicates,
@@ -44,12 +47,20 @@ KEPT_REPLICATES = "kept_replicates"
 
 
 def raygan_trial(
-    config: dict, *, spec: StudySpec, experiment_path: str, cpus: float, gpus: float
+    config: dict,
+    *,
+    spec: StudySpec,
+    experiment_path: str,
+    cpus: float,
+    gpus: float,
+    run: str,
+    location: str,
 ) -> None:
     """One configuration, trained once per replicate seed (``_seeds``), the replicates
     stepped round by round in this process: each report is one round, aggregated over the
     replicates (means, ``<metric>_std``), with each replicate's own metrics under
-    REPLICATES. ``_stop_step`` (validation runs) ends training after that step."""
+    REPLICATES. ``_stop_step`` (validation runs) ends training after that step. ``run``,
+    ``location``: the run's name and directory, where the kept round's samples go."""
     # Ray's per-checkpoint INFO lines would drown the progress table.
     logging.getLogger("ray.train").setLevel(logging.WARNING)
     config = config.get(CASE, config)  # a validation run's whole config is one grid value
@@ -75,6 +86,8 @@ def raygan_trial(
         spec = replace(spec, result_round="last")
         num_steps = min(num_steps, int(stop_step) + 1)
     elapsed_before, last, kept = _restore(replicates)
+    identity, samples_key = _sample_identity(config, spec=spec, run=run)
+    store = RunStore.at(location)
     steps_done = replicates[0].steps_done
     if steps_done >= num_steps and last is not None:
         # Finished after Tune's last snapshot: say so again rather than train again.
@@ -106,6 +119,19 @@ def raygan_trial(
             this_round[KEPT_SCORE] = round_score(spec, metrics)
         if kept is None or replaces_kept(spec, metrics, kept):
             kept = this_round
+            write_samples(store, replicates, identity=identity, key=samples_key, step=step)
+            at_end = spec.result_round == "best" or steps_done == num_steps
+            if at_end and stop_step is None:  # validation runs re-train; they sweep nothing
+                metric_names = list(replicates[0].metrics)
+                write_sweep(
+                    store,
+                    spec,
+                    replicates,
+                    metric_names=metric_names,
+                    identity=identity,
+                    key=samples_key,
+                    step=step,
+                )
         result = {
             **this_round,
             KEPT_REPLICATES: json.dumps(kept[REPLICATES]),  # text: TensorBoard skips it
@@ -128,6 +154,22 @@ def raygan_trial(
     final = kept_result(last, kept)
     if final is not last:
         tune.report(final)  # no checkpoint: the latest one already holds the whole trial
+
+
+def _sample_identity(config: dict, *, spec: StudySpec, run: str) -> tuple[dict, str]:
+    """Whose samples these are, and the part file's key: a search trial's own, or the
+    front configuration a validation run re-trains (``_validates``) and its run number."""
+    trial_id = tune.get_context().get_trial_id()
+    validates, validation_run = config.get("_validates"), config.get("_validation_run")
+    identity = {
+        "study": spec.name,
+        "run": run,
+        "trial_id": validates or trial_id,
+        "trial_index": int(config["_index"]),
+        "validation_run": validation_run,
+    }
+    key = trial_id if validates is None else f"{validates}-v{validation_run}"
+    return identity, key
 
 
 def _device(gpus: float) -> str:

@@ -20,23 +20,12 @@ from ray import tune
 import raygan
 from raygan.engine.console import error_line
 from raygan.engine.tune_output import tune_loggers
-from raygan.results import RunStore, StudyTables, validation_schema
-from raygan.spec import Param, StudySpec
+from raygan.results import RunStore, StudyTables, param_value, validation_schema
+from raygan.spec import StudySpec
 from raygan.trial import validation_seeds
 
 CASE = "_case"  # the param_space key that holds one validation run's whole config
 TUNE_PREFIX = "validation"  # Tune experiment folders: tune/validation-<attempt>
-
-
-def param_from_row(param: Param, value):
-    """A searched value as the trial had it, from its row: a categorical whose choices mix
-    types is stored as text (``results.schema.param_type``), so map the text back to the choice."""
-    if value is None or param.type != "categorical" or any(c == value for c in param.choices):
-        return value
-    for choice in param.choices:
-        if str(choice) == value:
-            return choice
-    return value
 
 
 def search_seeds(tables: StudyTables) -> set[int]:
@@ -56,7 +45,7 @@ def validation_cases(spec: StudySpec, tables: StudyTables, *, done: set[tuple[st
         for run, seed in enumerate(seeds):
             if (row["trial_id"], run) in done:
                 continue
-            params = {p.name: param_from_row(p, row[f"param_{p.name}"]) for p in spec.search}
+            params = {p.name: param_value(p, row[f"param_{p.name}"]) for p in spec.search}
             cases.append(
                 {
                     **params,

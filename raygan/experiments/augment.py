@@ -14,6 +14,8 @@ improves without the others paying for it. Minority recall is recorded all the s
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -22,11 +24,24 @@ from raygan.experiments.augment_settings import (
     AugmentData,
     AugmentDeclaration,
 )
-from raygan.experiments.base import Experiment, build_config, require_finite, round_epochs
+from raygan.experiments.base import (
+    Experiment,
+    build_config,
+    check_count,
+    require_finite,
+    round_epochs,
+)
 from raygan.experiments.baselines import classic_augment, smote
-from raygan.experiments.checkpoint import load_checkpoint, save_checkpoint, trial_stream
+from raygan.experiments.checkpoint import (
+    load_checkpoint,
+    save_checkpoint,
+    streams_kept,
+    trial_stream,
+)
+from raygan.experiments.sampled import ImageRound
 from raygan.experiments.shared_settings import MEMORIZATION_KEYS
-from raygan.metrics.memorization import memorization_metrics
+from raygan.metrics.image_samples import judge_images
+from raygan.metrics.memorization import memorization_evaluation, memorization_metrics
 from raygan.metrics.utility import ClassifierSettings, utility_scores
 from raygan.models.cgan import ConditionalGAN, DirectedNoise
 
@@ -86,6 +101,10 @@ class AugmentExperiment(AugmentDeclaration, Experiment):
         self.rng = trial_stream(seed, self.device)
         self.steps_done = 0
         self.num_steps = cfg.rounds
+        self._round: ImageRound | None = None  # the last step's memorization samples
+        minority = split.y_train == split.minority
+        self._minority_index = np.flatnonzero(minority)  # into the training set
+        self._minority_x = split.x_train[minority]
 
     def step(self) -> dict:
         cfg = self.cfg
@@ -110,23 +129,75 @@ class AugmentExperiment(AugmentDeclaration, Experiment):
         }
 
     def evaluate(self) -> dict:
+        """Utility with ``amount`` generated minority samples, memorization of
+        ``eval_samples`` others (kept for ``samples``), and the full-synthetic scores."""
+        out, self._round = self._evaluate(self.cfg.amount)
+        return out
+
+    def _evaluate(self, amount: int) -> tuple[dict, ImageRound]:
+        """``evaluate`` with ``amount`` samples for the classifier. Every draw is the
+        trial's ``amount`` one's, in the same order, so the memorization and
+        full-synthetic scores do not move with ``amount``; the samples beyond the trial's
+        amount are drawn last, and fewer are the first ones."""
         cfg, split = self.cfg, self.split
         m = split.minority
         settings = ClassifierSettings(epochs=cfg.classifier_epochs, seed=self.seed)
         synthetic = self._generate(np.full(cfg.amount, m))
-        x, y = _with_minority(split.x_train, split.y_train, synthetic, m)
+        judged = self._generate(np.full(cfg.eval_samples, m))
+        labels = split.y_train.copy()
+        whole = self._generate(labels) if cfg.full_synthetic else None
+        extra = self._generate(np.full(max(0, amount - cfg.amount), m))
+        added = np.concatenate([synthetic, extra])[:amount]
+        x, y = _with_minority(split.x_train, split.y_train, added, m)
         out = _utility(x, y, split, settings)
-        out.update(
-            _memorization(self._generate(np.full(cfg.eval_samples, m)), split, seed=self.seed)
+        scores, nearest = memorization_evaluation(
+            judged, self._minority_x, split.x_removed, levels=split.levels, seed=self.seed
         )
-        if cfg.full_synthetic:  # a synthetic stand-in for the whole training set
-            labels = split.y_train.copy()
-            scores = _utility(self._generate(labels), labels, split, settings)
+        out.update({k: float(scores[k]) for k in MEMORIZATION_KEYS})
+        if whole is not None:  # a synthetic stand-in for the whole training set
+            scores = _utility(whole, labels, split, settings)
             out["synthetic_accuracy"] = scores["accuracy"]
             out["synthetic_balanced_accuracy"] = scores["balanced_accuracy"]
         else:
             out["synthetic_accuracy"] = out["synthetic_balanced_accuracy"] = 0.0
-        return out
+        round_ = ImageRound(
+            judged,
+            np.full(len(judged), m),
+            self._minority_x,
+            nearest,
+            training_index=self._minority_index,
+        )
+        return out, round_
+
+    # ---- samples ---------------------------------------------------------------------
+    def samples(self) -> list[dict]:
+        """The last step's ``eval_samples`` minority samples, judged against the minority
+        training samples (``image_judgements``); nearest_index is into the training set."""
+        return [] if self._round is None else self._round.judged()
+
+    def generate(self, n: int, *, seed: int, **sampling: Any) -> list[dict]:
+        """``n`` minority samples, judged as ``samples``. ``amount`` is accepted and
+        changes nothing: it is how many samples the classifier gets."""
+        self.with_sampling(self.cfg, sampling)
+        check_count(n)
+        rng = torch.Generator(device=self.device).manual_seed(seed)
+        with streams_kept(self.rng):
+            images = self._generate(np.full(n, self.split.minority), rng=rng)
+        return judge_images(
+            images,
+            np.full(n, self.split.minority),
+            self._minority_x,
+            levels=self.split.levels,
+            training_index=self._minority_index,
+        )
+
+    def evaluate_with(self, **sampling: Any) -> dict[str, float]:
+        """``evaluate``'s metrics with another ``amount`` of generated samples in the
+        classifier's training set (the classifier is retrained, the GAN is not); the
+        trial's stream is put back. The training's own numbers (losses) are not among them."""
+        cfg = self.with_sampling(self.cfg, sampling)
+        with streams_kept(self.rng):
+            return self._evaluate(cfg.amount)[0]
 
     def save(self, path: str) -> None:
         save_checkpoint(
@@ -139,11 +210,13 @@ class AugmentExperiment(AugmentDeclaration, Experiment):
         )
         self.gan.load_state_dict(state)
 
-    def _generate(self, labels: np.ndarray) -> np.ndarray:
-        """Images (n, 1, H, W) in [0, 1] for the given labels, as numpy on the CPU."""
+    def _generate(self, labels: np.ndarray, *, rng: torch.Generator | None = None) -> np.ndarray:
+        """Images (n, 1, H, W) in [0, 1] for the given labels, as numpy on the CPU, drawn
+        with ``rng`` (default: the trial's stream); none drawn for no labels."""
         if len(labels) == 0:
             return np.zeros((0, *self.split.x_train.shape[1:]), dtype=np.float32)
-        out = self.gan.generate(torch.as_tensor(labels, device=self.device), rng=self.rng)
+        labels_t = torch.as_tensor(labels, device=self.device)
+        out = self.gan.generate(labels_t, rng=self.rng if rng is None else rng)
         return out.cpu().numpy()
 
 

@@ -72,6 +72,9 @@ class AugmentDeclaration(Declaration):
     )
     matrix_metrics = ("confusion",)
     gain_baseline = "raw"  # the classifier on the cut data: what augmentation must beat
+    sample_kind = "image"
+    # how many generated samples the classifier gets: the GAN never sees it
+    sampling_settings = ("amount",)
 
     @classmethod
     def check(cls, config: dict, data: dict) -> None:

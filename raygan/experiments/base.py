@@ -9,12 +9,19 @@ declaration and trains: ``setup`` builds data and networks, ``step`` runs one ro
 training plus evaluation and returns its metrics, ``save``/``load`` move its whole state
 (weights, optimisers, RNG) to and from a directory. The engine turns any experiment into
 a Ray Tune trainable, so checkpointing and resume are written once, there.
+
+A family that makes samples also says what kind (``sample_kind``) and which of its
+settings only change how a trained model is sampled or used (``sampling_settings``);
+its experiment then hands out the judged samples of its last step (``samples``), fresh
+ones (``generate``) and its metrics under other sampling settings (``evaluate_with``),
+none of which changes the trial's training or its random draws.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from raygan.data import DataError
 from raygan.spec.rules import build_config, check_setting, setting
@@ -24,6 +31,7 @@ __all__ = [
     "Experiment",
     "TrialDiverged",
     "build_config",
+    "check_count",
     "check_setting",
     "require_finite",
     "round_epochs",
@@ -42,6 +50,13 @@ def round_epochs(round_index: int, *, epochs: int, rounds: int) -> range:
 class TrialDiverged(RuntimeError):
     """A loss or metric became NaN or infinite. The trial fails with this reason; it is not
     retried (it would diverge again) and nothing non-finite is ever reported."""
+
+
+def check_count(n: Any) -> int:
+    """``n`` as a number of samples to generate; ValueError, one line, unless an int >= 0."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"n: {n!r} must be a whole number of samples >= 0")
+    return n
 
 
 def require_finite(name: str, value: float) -> float:
@@ -63,6 +78,33 @@ class Declaration:
     # The baseline (a name ``baselines`` returns) that a trial's gain is measured from:
     # the summary and report show each front configuration's objectives minus its scores.
     gain_baseline: ClassVar[str | None] = None
+    # "text" or "image": what ``samples``/``generate`` return; None: the family makes none.
+    sample_kind: ClassVar[str | None] = None
+    # Config settings that change only how a trained model is sampled or used, never its
+    # training: ``generate`` and ``evaluate_with`` take other values of these.
+    sampling_settings: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def check_sampling(cls, sampling: dict[str, Any]) -> None:
+        """ValueError, one line, for a name in ``sampling`` that is not one of
+        ``sampling_settings``."""
+        for name in sampling:
+            if name not in cls.sampling_settings:
+                allowed = ", ".join(cls.sampling_settings) or "none"
+                raise ValueError(
+                    f"sampling: {name!r} is not a sampling setting of {cls.__name__}; "
+                    f"allowed: {allowed}"
+                )
+
+    @classmethod
+    def with_sampling(cls, config: Any, sampling: dict[str, Any]) -> Any:
+        """The ``Config`` instance ``config`` with the ``sampling`` settings in place of
+        its own, each checked by its rule (ValueError, one line naming
+        ``sampling.<name>``, the value and the rule)."""
+        cls.check_sampling(sampling)
+        return build_config(
+            cls.Config, {**dataclasses.asdict(config), **sampling}, where="sampling"
+        )
 
     @classmethod
     def check(cls, config: dict, data: dict) -> None:
@@ -90,6 +132,32 @@ class Experiment(Declaration):
 
     def step(self) -> dict[str, float]:
         raise NotImplementedError
+
+    def samples(self) -> list[dict]:
+        """The samples the last ``step`` evaluated, each judged: dicts of the sample
+        columns (``raygan.results.schema.SAMPLE_COLUMNS``; keys that do not apply are
+        absent). Cheap: judged once per step, with the metrics. [] before any step and
+        for a family that makes no samples."""
+        return []
+
+    def generate(self, n: int, *, seed: int, **sampling: Any) -> list[dict]:
+        """``n`` fresh samples of the model as it is now, judged as ``samples`` are,
+        drawn with a generator seeded with ``seed`` (same seed, same samples); the
+        trial's own random streams and training are left as they were. ``sampling``
+        overrides ``sampling_settings``. ValueError for a bad ``n`` or sampling setting."""
+        self.check_sampling(sampling)
+        check_count(n)
+        if self.sample_kind is None:
+            return []
+        raise NotImplementedError(f"{type(self).__name__} declares samples but no generate()")
+
+    def evaluate_with(self, **sampling: Any) -> dict[str, float]:
+        """The metrics ``step`` would report for the model as it is now, with the
+        ``sampling`` settings in place of the trial's; does not advance ``steps_done`` and
+        leaves the trial's random streams as they were. ValueError for a name not in
+        ``sampling_settings``."""
+        self.check_sampling(sampling)
+        raise NotImplementedError(f"{type(self).__name__} has no evaluate_with()")
 
     def next_step(self) -> int:
         """The index of the step ``step`` is about to take; RuntimeError when all are done."""

@@ -4,7 +4,9 @@ ones) and the number of steps done, so that a resumed trial continues exactly.""
 
 from __future__ import annotations
 
+import contextlib
 import random
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,25 @@ def trial_stream(seed: int, device: str | torch.device) -> torch.Generator:
     noise, sampling), seeded apart from the initialisation, so that save/load restores it
     and a resumed trial continues exactly."""
     return torch.Generator(device=device).manual_seed(seed + 1)
+
+
+@contextlib.contextmanager
+def streams_kept(rng: torch.Generator) -> Iterator[None]:
+    """Run the block, then put back ``rng`` and the global torch, numpy and Python streams
+    as they were: what an evaluation beside training (``generate``, ``evaluate_with``)
+    draws must not change what the trial draws next."""
+    state = rng.get_state()
+    numpy_state = np.random.get_state()
+    python_state = random.getstate()
+    cuda = rng.device.type == "cuda"
+    devices = [rng.device.index or 0] if cuda else []
+    try:
+        with torch.random.fork_rng(devices=devices):
+            yield
+    finally:
+        rng.set_state(state)
+        np.random.set_state(numpy_state)
+        random.setstate(python_state)
 
 
 def save_checkpoint(

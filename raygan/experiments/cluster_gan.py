@@ -44,19 +44,34 @@ cluster) are matrix metrics, stored in trials.parquet.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
-from raygan.experiments.base import Experiment, build_config, require_finite, round_epochs
-from raygan.experiments.checkpoint import load_checkpoint, save_checkpoint, trial_stream
+from raygan.experiments.base import (
+    Experiment,
+    build_config,
+    check_count,
+    require_finite,
+    round_epochs,
+)
+from raygan.experiments.checkpoint import (
+    load_checkpoint,
+    save_checkpoint,
+    streams_kept,
+    trial_stream,
+)
 from raygan.experiments.cluster_gan_settings import (
     ClusterGANConfig,
     ClusterGANData,
     ClusterGANDeclaration,
     check_sizes,
 )
+from raygan.experiments.sampled import ImageRound
 from raygan.experiments.shared_settings import MEMORIZATION_KEYS
-from raygan.metrics.memorization import memorization_metrics
+from raygan.metrics.image_samples import judge_images
+from raygan.metrics.memorization import memorization_evaluation, memorization_metrics
 from raygan.models.cgan import ConditionalGAN
 
 
@@ -92,6 +107,7 @@ class ClusterGANExperiment(ClusterGANDeclaration, Experiment):
         self.rng = trial_stream(seed, self.device)
         self.steps_done = 0
         self.num_steps = cfg.rounds
+        self._round: ImageRound | None = None  # the last step's generated images
 
     def step(self) -> dict[str, float]:
         cfg = self.cfg
@@ -105,7 +121,12 @@ class ClusterGANExperiment(ClusterGANDeclaration, Experiment):
         return {**self.evaluate(), "d_loss": d_loss, "g_loss": g_loss}
 
     def evaluate(self) -> dict:
-        """Consistency and memorization of ``eval_samples`` per (digit, cluster)."""
+        """Consistency and memorization of ``eval_samples`` per (digit, cluster); the
+        images are kept for ``samples``."""
+        out, self._round = self._evaluate()
+        return out
+
+    def _evaluate(self) -> tuple[dict, ImageRound]:
         K, n = self.cfg.clusters, self.cfg.eval_samples
         classes = np.repeat(np.arange(len(self.digits) * K), n)
         # the same noise every round (and none taken from the training stream)
@@ -129,15 +150,52 @@ class ClusterGANExperiment(ClusterGANDeclaration, Experiment):
             )
         consistency = float(by_cluster.mean())
         sizes = np.bincount(self.y.cpu().numpy(), minlength=len(self.digits) * K)
-        return {
+        scores, nearest = memorization_evaluation(
+            generated, self.x_train, self.x_holdout, levels=self.levels, seed=self.seed
+        )
+        out = {
             "consistency": consistency,
             "consistency_min": float(by_cluster.mean(axis=1).min()),
             "consistency_lift": (consistency - 1 / K) / (1 - 1 / K),
-            **self._memorization(generated, slice(None), slice(None)),
+            **{k: require_finite(k, float(scores[k])) for k in MEMORIZATION_KEYS},
             "cluster_size_min": float(sizes.min()),
             "per_digit": [[float(v) for v in row] for row in per_digit],
             "cluster_consistency": by_cluster.tolist(),
         }
+        labels = np.asarray(self.digits)[digit_of]
+        # handed out round-robin over the (digit, cluster) classes, so the first few
+        # (all a study stores of a round) show every class
+        order = np.arange(len(classes)).reshape(len(self.digits) * K, n).T.ravel()
+        return out, ImageRound(generated, labels, self.x_train, nearest, order=order)
+
+    # ---- samples ---------------------------------------------------------------------
+    def samples(self) -> list[dict]:
+        """The last step's ``eval_samples`` images per (digit, cluster), one of each class
+        in turn, labelled with their digit and judged against the training images of the
+        chosen digits (``image_judgements``)."""
+        return [] if self._round is None else self._round.judged()
+
+    def generate(self, n: int, *, seed: int, **sampling: Any) -> list[dict]:
+        """``n`` images, one of each (digit, cluster) class in turn, judged as
+        ``samples``. The family has no sampling settings."""
+        self.check_sampling(sampling)
+        if check_count(n) == 0:
+            return []
+        classes = np.arange(n) % (len(self.digits) * self.cfg.clusters)
+        rng = torch.Generator(device=self.device).manual_seed(seed)
+        with streams_kept(self.rng):
+            labels = torch.as_tensor(classes, device=self.device)
+            images = self.gan.generate(labels, rng=rng).cpu().numpy()
+        digits = np.asarray(self.digits)[classes // self.cfg.clusters]
+        return judge_images(images, digits, self.x_train, levels=self.levels)
+
+    def evaluate_with(self, **sampling: Any) -> dict:
+        """``evaluate``'s metrics for the GAN as it is (the family has no sampling
+        settings, and its evaluation draws fixed noise, never the trial's stream). The
+        training's own numbers (losses) are not among them."""
+        self.check_sampling(sampling)
+        with streams_kept(self.rng):
+            return self._evaluate()[0]
 
     def save(self, path: str) -> None:
         state = {

@@ -78,6 +78,7 @@ class ClusterGANDeclaration(Declaration):
         "g_loss",
     )
     matrix_metrics = ("per_digit", "cluster_consistency")
+    sample_kind = "image"
 
     @classmethod
     def check(cls, config: dict, data: dict) -> None:

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
 from raygan.data.kaomoji import Vocab, load_corpus
 from raygan.data.text import PAD
-from raygan.experiments.base import Experiment, TrialDiverged, build_config, require_finite
-from raygan.experiments.checkpoint import load_checkpoint, save_checkpoint, trial_stream
+from raygan.experiments.base import (
+    Experiment,
+    TrialDiverged,
+    build_config,
+    check_count,
+    require_finite,
+)
+from raygan.experiments.checkpoint import (
+    load_checkpoint,
+    save_checkpoint,
+    streams_kept,
+    trial_stream,
+)
 from raygan.experiments.seqgan_settings import SeqGANConfig, SeqGANData, SeqGANDeclaration
-from raygan.metrics.emoticon import emoticon_metrics, emoticon_reference
+from raygan.metrics.emoticon import emoticon_evaluation, emoticon_judgements, emoticon_reference
 from raygan.metrics.emoticon_rules import EmoticonRules, copy_key
 from raygan.models.seqgan import Discriminator, Generator, rollout_rewards
 
@@ -34,6 +47,8 @@ class SeqGANExperiment(SeqGANDeclaration, Experiment):
         # skeletons, memorization reference and DCR baseline: built once, scored every round
         self.reference = emoticon_reference(corpus.train, corpus.heldout)
         self._reward_cache: dict[str, float] = {}  # rollouts repeat strings across rounds
+        self.last_samples: list[str] = []
+        self._judged: list[dict] = []  # the last step's samples, judged
 
         torch.manual_seed(seed)  # weight init
         cfg = self.cfg
@@ -84,17 +99,50 @@ class SeqGANExperiment(SeqGANDeclaration, Experiment):
         }
 
     def evaluate(self) -> dict[str, float]:
+        """The emoticon metrics of ``eval_samples`` fresh samples (drawn from the trial's
+        stream); their judgements are kept for ``samples``."""
+        texts = self._sample(self.cfg.eval_samples, self.cfg, self.rng)
+        metrics, self._judged = emoticon_evaluation(texts, self.reference, rules=self.rules)
+        self.last_samples = texts
+        return metrics
+
+    # ---- samples ---------------------------------------------------------------------
+    def samples(self) -> list[dict]:
+        """The last step's ``eval_samples`` samples, judged (``emoticon_judgements``)."""
+        return list(self._judged)
+
+    def generate(self, n: int, *, seed: int, **sampling: Any) -> list[dict]:
+        """``n`` samples at the trial's temperature and top_p, or those given, judged
+        (``emoticon_judgements``)."""
+        cfg = self.with_sampling(self.cfg, sampling)
+        check_count(n)
+        rng = torch.Generator(device=self.device).manual_seed(seed)
+        with streams_kept(self.rng):
+            texts = self._sample(n, cfg, rng)
+        return emoticon_judgements(texts, self.reference, rules=self.rules)
+
+    def evaluate_with(self, **sampling: Any) -> dict[str, float]:
+        """The emoticon metrics (``EMOTICON_METRIC_KEYS``) ``step`` would report for the
+        generator as it is, at the given temperature and top_p: the same draws from the
+        trial's stream, which is then put back. The training's own numbers (losses) are
+        not among them: they do not depend on sampling."""
+        cfg = self.with_sampling(self.cfg, sampling)
+        with streams_kept(self.rng):
+            texts = self._sample(cfg.eval_samples, cfg, self.rng)
+        return emoticon_evaluation(texts, self.reference, rules=self.rules)[0]
+
+    def _sample(self, n: int, cfg: SeqGANConfig, rng: torch.Generator) -> list[str]:
+        """``n`` strings from G in eval mode, at ``cfg``'s temperature and top_p."""
+        if n == 0:
+            return []
         self.gen.eval()
-        seqs = self.gen.sample(
-            self.cfg.eval_samples,
-            self.length,
-            temperature=self.cfg.temperature,
-            top_p=self.cfg.top_p,
-            generator=self.rng,
-        )
-        self.gen.train()
-        self.last_samples = self.vocab.decode(seqs)
-        return emoticon_metrics(self.last_samples, self.reference, rules=self.rules)
+        try:
+            seqs = self.gen.sample(
+                n, self.length, temperature=cfg.temperature, top_p=cfg.top_p, generator=rng
+            )
+        finally:
+            self.gen.train()
+        return self.vocab.decode(seqs)
 
     def save(self, path: str) -> None:
         state = {

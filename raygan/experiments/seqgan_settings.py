@@ -98,6 +98,9 @@ class SeqGANDeclaration(Declaration):
     Data = SeqGANData
     # what raygan.metrics.emoticon scores a round's samples with, then the training's own
     metrics = (*EMOTICON_METRIC_KEYS, "mle_loss", "d_loss", "d_fake", "mean_reward")
+    sample_kind = "text"
+    # how evaluation samples are drawn from the trained generator, never how it trains
+    sampling_settings = ("temperature", "top_p")
 
     @classmethod
     def check(cls, config: dict, data: dict) -> None:

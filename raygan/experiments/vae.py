@@ -37,16 +37,36 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import numpy as np
 import torch
 
-from raygan.experiments.base import Experiment, build_config, require_finite, round_epochs
+from raygan.experiments.base import (
+    Experiment,
+    build_config,
+    check_count,
+    require_finite,
+    round_epochs,
+)
 from raygan.experiments.baselines import smote
-from raygan.experiments.checkpoint import load_checkpoint, save_checkpoint, trial_stream
+from raygan.experiments.checkpoint import (
+    load_checkpoint,
+    save_checkpoint,
+    streams_kept,
+    trial_stream,
+)
+from raygan.experiments.sampled import ImageRound
 from raygan.experiments.shared_settings import MEMORIZATION_KEYS
-from raygan.experiments.vae_settings import VAEConfig, VAEData, VAEDeclaration, labelled_set
-from raygan.metrics.memorization import memorization_metrics
+from raygan.experiments.vae_settings import (
+    VAEConfig,
+    VAEData,
+    VAEDeclaration,
+    labelled_indices,
+    labelled_set,
+)
+from raygan.metrics.image_samples import judge_images
+from raygan.metrics.memorization import memorization_evaluation, memorization_metrics
 from raygan.metrics.utility import SKLEARN_CLASSIFIERS, sklearn_scores
 from raygan.models.vae import (
     ConvVAE,
@@ -107,6 +127,9 @@ class VAEAugmentExperiment(VAEDeclaration, Experiment):
         self.x = torch.tensor(split.x_train, device=self.device)  # (n, 1, H, W)
         self.x_val = torch.tensor(split.x_val, device=self.device)  # (v, 1, H, W)
         self.x_lab, self.y_lab = labelled_set(split, cfg.labelled, seed=d.seed)  # numpy
+        index = labelled_indices(split, cfg.labelled, seed=d.seed)
+        self._lab_index = np.arange(len(self.y_lab)) if index is None else index
+        self._round: ImageRound | None = None  # the last step's generated images
         self.base = _base_scores(d.source, d.kind, d.seed, cfg.labelled)  # cached per process
         torch.manual_seed(seed)  # weight init
         self.vae = ConvVAE(
@@ -138,12 +161,65 @@ class VAEAugmentExperiment(VAEDeclaration, Experiment):
         }
 
     def evaluate(self) -> dict[str, float]:
-        made, labels = self.generate()
-        x = np.concatenate([self.x_lab, made])
-        y = np.concatenate([self.y_lab, labels])
-        out = _gains(_scores(x, y, self.split, self.data_cfg), self.base)
-        out.update(_memorization(made, self.x_lab, self.split, seed=self.seed))
+        """Gains with ``amount`` generated images per labelled one, and their memorization
+        (the images kept for ``samples``)."""
+        out, self._round = self._evaluate(self.cfg.amount)
         return out
+
+    def _evaluate(self, amount: int) -> tuple[dict[str, float], ImageRound]:
+        """``evaluate`` with ``amount`` generated images per labelled one for the
+        classifiers. The trial's ``amount`` images are made first, as always, and scored
+        for memorization, so that score does not move with ``amount``; fewer are their
+        first cycles, more continue them (``augment`` is made cycle by cycle)."""
+        made, labels = self.augment(range(self.cfg.amount))
+        if amount > self.cfg.amount:
+            more, more_labels = self.augment(range(self.cfg.amount, amount))
+            made, labels = np.concatenate([made, more]), np.concatenate([labels, more_labels])
+        n = amount * len(self.y_lab)
+        x = np.concatenate([self.x_lab, made[:n]])
+        y = np.concatenate([self.y_lab, labels[:n]])
+        out = _gains(_scores(x, y, self.split, self.data_cfg), self.base)
+        judged = self.cfg.amount * len(self.y_lab)
+        scores, nearest = memorization_evaluation(
+            made[:judged], self.x_lab, self.split.x_val, levels=self.split.levels, seed=self.seed
+        )
+        out.update({k: float(scores[k]) for k in MEMORIZATION_KEYS})
+        round_ = ImageRound(
+            made[:judged], labels[:judged], self.x_lab, nearest, training_index=self._lab_index
+        )
+        return out, round_
+
+    # ---- samples ---------------------------------------------------------------------
+    def samples(self) -> list[dict]:
+        """The last step's generated images (``amount`` per labelled image, cycle by
+        cycle), each labelled with its source's class and judged against the labelled
+        images (``image_judgements``); nearest_index is into the training set."""
+        return [] if self._round is None else self._round.judged()
+
+    def generate(self, n: int, *, seed: int, **sampling: Any) -> list[dict]:
+        """``n`` images drawn at random from enough cycles of ``augment`` for ``n``,
+        judged as ``samples``; ``amount`` is accepted and changes nothing."""
+        self.with_sampling(self.cfg, sampling)
+        check_count(n)
+        rng = torch.Generator(device=self.device).manual_seed(seed)
+        with streams_kept(self.rng):
+            made, labels = self.augment(range(math.ceil(n / len(self.y_lab))), rng=rng)
+            pick = torch.randperm(len(made), generator=rng, device=self.device)[:n].cpu().numpy()
+        return judge_images(
+            made[pick],
+            labels[pick],
+            self.x_lab,
+            levels=self.split.levels,
+            training_index=self._lab_index,
+        )
+
+    def evaluate_with(self, **sampling: Any) -> dict[str, float]:
+        """``evaluate``'s metrics with another ``amount`` per labelled image given to the
+        classifiers (they are retrained, the VAE is not); the trial's stream is put back.
+        The training's own numbers (losses) are not among them."""
+        cfg = self.with_sampling(self.cfg, sampling)
+        with streams_kept(self.rng):
+            return self._evaluate(cfg.amount)[0]
 
     def save(self, path: str) -> None:
         state = {"vae": self.vae.state_dict(), "opt": self.opt.state_dict()}
@@ -177,26 +253,32 @@ class VAEAugmentExperiment(VAEDeclaration, Experiment):
 
     # ---- generation ------------------------------------------------------------------
     @torch.no_grad()
-    def generate(self) -> tuple[np.ndarray, np.ndarray]:
-        """``amount`` new images per labelled image, (N, 1, H, W) in [0, 1], and their
-        labels (N,) (the source's), as numpy."""
+    def augment(
+        self, cycles: range | None = None, *, rng: torch.Generator | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """New images, one per labelled image for each cycle j in ``cycles`` (default:
+        range(amount)), (N, 1, H, W) in [0, 1], and their labels (N,) (the source's), as
+        numpy, cycle by cycle; drawn from ``rng`` (default: the trial's stream). Cycles
+        draw in order, so range(a) then range(a, b) is range(b)."""
         cfg = self.cfg
+        cycles = range(cfg.amount) if cycles is None else cycles
+        rng = self.rng if rng is None else rng
         y = torch.tensor(self.y_lab, device=self.device)  # (n,)
         x = torch.tensor(self.x_lab, device=self.device)  # a copy: the cached split is read-only
         mu, logvar = self.vae.encode(x)  # (n, Z) each
         neighbours = None
         codes = []
-        for j in range(cfg.amount):
+        for j in cycles:
             if cfg.method == "noise":
                 z = mu.clone()
                 for c in torch.unique(y):  # each class's noise is as wide as its own codes
-                    z[y == c] = noise(mu[y == c], alpha=cfg.alpha, rng=self.rng)
+                    z[y == c] = noise(mu[y == c], alpha=cfg.alpha, rng=rng)
             else:
                 if neighbours is None:  # (n, k), found once, on the means
                     neighbours = nearest_same_class(mu, y, k=cfg.k)
                 cycle, nearest = divmod(j, cfg.k)
                 # first cycle: the means (the paper); later ones: a fresh posterior draw
-                z = mu if cycle == 0 else sample_posterior(mu, logvar, generator=self.rng)
+                z = mu if cycle == 0 else sample_posterior(mu, logvar, generator=rng)
                 move = interpolate if cfg.method == "interpolation" else extrapolate
                 z = move(z, z[neighbours[:, nearest]], alpha=cfg.alpha)
             codes.append(z)
@@ -204,7 +286,7 @@ class VAEAugmentExperiment(VAEDeclaration, Experiment):
             return np.zeros((0, *self.x_lab.shape[1:]), np.float32), self.y_lab[:0]
         z = torch.cat(codes)  # (amount * n, Z), source order repeated
         made = torch.cat([self.vae.decode(part) for part in z.split(_DECODE_CHUNK)])
-        return made.cpu().numpy(), np.tile(self.y_lab, cfg.amount)
+        return made.cpu().numpy(), np.tile(self.y_lab, len(cycles))
 
 
 def _scores(x, y, split, d: VAEData) -> dict[str, float]:

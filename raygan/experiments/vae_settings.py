@@ -79,6 +79,9 @@ class VAEDeclaration(Declaration):
         "kl",
         "val_recon",
     )
+    sample_kind = "image"
+    # generated samples per labelled one given to the classifiers: the VAE never sees it
+    sampling_settings = ("amount",)
 
     @classmethod
     def check(cls, config: dict, data: dict) -> None:
@@ -100,11 +103,20 @@ def labelled_set(split: DigitSplit, size: int, *, seed: int) -> tuple[np.ndarray
     """(x (m, 1, H, W), y (m,)): ``size`` training samples drawn stratified by class with
     ``seed``, or all of them for 0. Raises ValueError naming fixed.labelled when ``size``
     exceeds the training set or leaves a class fewer than 2 samples."""
+    index = labelled_indices(split, size, seed=seed)
+    if index is None:
+        return split.x_train, split.y_train
+    return split.x_train[index], split.y_train[index]
+
+
+def labelled_indices(split: DigitSplit, size: int, *, seed: int) -> np.ndarray | None:
+    """(m,) int: which training samples ``labelled_set`` takes, in its order; None for all
+    of them in their own order. Raises ValueError as ``labelled_set``."""
     from sklearn.model_selection import train_test_split  # slow to import: when used
 
     n, classes = len(split.y_train), len(np.unique(split.y_train))
     if size == 0 or size == n:
-        return split.x_train, split.y_train
+        return None
     if size > n:
         raise ValueError(f"fixed.labelled: {size} exceeds the {n} training samples; 0 = all")
     if size < 2 * classes:
@@ -112,7 +124,9 @@ def labelled_set(split: DigitSplit, size: int, *, seed: int) -> tuple[np.ndarray
             f"fixed.labelled: {size} leaves fewer than 2 samples per class ({classes} "
             f"classes); neighbours need 2; choose 0 or >= {2 * classes}"
         )
-    x, _, y, _ = train_test_split(
-        split.x_train, split.y_train, train_size=size, stratify=split.y_train, random_state=seed
+    # the split of the indices is the split of the samples: it depends only on their
+    # number, the classes and the seed
+    index, _ = train_test_split(
+        np.arange(n), train_size=size, stratify=split.y_train, random_state=seed
     )
-    return x, y
+    return index

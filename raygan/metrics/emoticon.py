@@ -22,7 +22,7 @@ from raygan.metrics.emoticon_rules import (
 from raygan.metrics.text_memorization import (
     TextReference,
     near_copy_rate,
-    text_memorization_metrics,
+    text_memorization_evaluation,
     text_memorization_score,
 )
 
@@ -165,16 +165,17 @@ def novel_valid_distinct(samples: Sequence[str], training: Iterable[str] | TextR
 
 
 def _novelty(
-    samples: Sequence[str], flags: list[bool], reference: TextReference
+    samples: Sequence[str],
+    flags: list[bool],
+    reference: TextReference,
+    keys: Sequence[str] | None = None,
 ) -> tuple[float, float]:
-    """(novel_validity, novel_valid_distinct) from the validity ``flags`` of ``samples``."""
+    """(novel_validity, novel_valid_distinct) from the validity ``flags`` of ``samples``
+    (and their copy ``keys``, where known)."""
     if not samples:
         return 0.0, 0.0
-    novel = [
-        k
-        for k, ok in zip(reference.keys(samples), flags, strict=True)
-        if ok and k not in reference.train_keys
-    ]
+    keys = reference.keys(samples) if keys is None else keys
+    novel = [k for k, ok in zip(keys, flags, strict=True) if ok and k not in reference.train_keys]
     return len(novel) / len(samples), len(set(novel)) / len(samples)
 
 
@@ -215,12 +216,51 @@ def emoticon_metrics(
         median distance of a sample, and of a held-out face, to its nearest training
         skeleton, and their ratio (1.0 without a baseline).
     """
+    return emoticon_evaluation(samples, training, heldout, rules=rules)[0]
+
+
+def emoticon_judgements(
+    samples: Sequence[str],
+    training: Sequence[str] | TextReference,
+    heldout: Iterable[str] = (),
+    *,
+    rules: EmoticonRules | None = None,
+) -> list[dict]:
+    """Each sample judged as ``emoticon_metrics`` judges it, one dict per sample, in order:
+
+      kind: "text"; text: the sample (NFC, as compared);
+      valid: an emoticon by the paper's rule;              mean == ``validity``
+      novel_valid: valid and no near copy;                 mean == ``novel_validity``
+      exact_copy: identical to a training face;            mean == ``exact_copy`` (the
+        paper's "regenerated" ratio: a share of all samples, not of the valid ones)
+      near_copy: its copy key is a training face's;        mean == ``near_copy``
+      heldout_hit: identical to a held-out real kaomoji;   mean == ``heldout_hits``
+      nearest, nearest_index: the training face (and its index in the training faces as
+        given) whose copy key is nearest to the sample's; of faces sharing that key, the
+        one nearest to the sample itself, so an exact copy names the face it copies;
+      distance: normalized Levenshtein distance between the two copy keys, in [0, 1]:
+        median == ``dcr_synthetic``.
+
+    ``novel_valid_distinct`` is the number of distinct copy keys among the samples with
+    ``novel_valid`` over the number of samples. Empty ``samples``: []."""
+    return emoticon_evaluation(samples, training, heldout, rules=rules)[1]
+
+
+def emoticon_evaluation(
+    samples: Sequence[str],
+    training: Sequence[str] | TextReference,
+    heldout: Iterable[str] = (),
+    *,
+    rules: EmoticonRules | None = None,
+) -> tuple[dict[str, float], list[dict]]:
+    """``emoticon_metrics`` and ``emoticon_judgements`` from one pass over the samples."""
     samples, reference = normalize_texts(samples), _reference(training, heldout)
     rules = rules if rules is not None else EmoticonRules.from_training(reference.training)
     n = len(samples)
     flags = _valid_flags(samples, rules)
-    novel_share, novel_distinct = _novelty(samples, flags, reference)
-    copies = text_memorization_metrics(samples, reference)
+    keys = reference.keys(samples)
+    novel_share, novel_distinct = _novelty(samples, flags, reference, keys)
+    copies, nearest = text_memorization_evaluation(samples, reference, keys=keys)
     out = {
         "validity": sum(flags) / n if n else 0.0,
         "novel_valid_distinct": novel_distinct,
@@ -231,4 +271,22 @@ def emoticon_metrics(
         "heldout_hits": heldout_hits(samples, reference.heldout),
         **copies,
     }
-    return {k: out[k] for k in EMOTICON_METRIC_KEYS}
+    judged = []
+    for i, (text, valid, key) in enumerate(zip(samples, flags, keys, strict=True)):
+        near = key in reference.train_keys
+        index = int(nearest.index[i])
+        judged.append(
+            {
+                "kind": "text",
+                "text": text,
+                "valid": valid,
+                "novel_valid": valid and not near,
+                "exact_copy": text in reference.training,
+                "near_copy": near,
+                "heldout_hit": text in reference.heldout,
+                "nearest": reference.train_items[index],
+                "nearest_index": index,
+                "distance": float(nearest.distance[i]),
+            }
+        )
+    return {k: out[k] for k in EMOTICON_METRIC_KEYS}, judged

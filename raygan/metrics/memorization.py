@@ -7,6 +7,8 @@ The same metrics for strings: ``raygan.metrics.text_memorization``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
@@ -61,33 +63,47 @@ def exact_copy_rate_arrays(synthetic, training, *, levels: int) -> float:
 
     Repeats count, as in ``exact_copy_rate``: a generator stuck on one training image scores 1.0.
     """
+    flags = exact_copy_flags(synthetic, training, levels=levels)
+    return float(flags.mean()) if len(flags) else 0.0
+
+
+def exact_copy_flags(synthetic, training, *, levels: int) -> np.ndarray:
+    """(n_synthetic,) bool: whether each synthetic sample equals some training sample after
+    ``quantize``; ``exact_copy_rate_arrays`` is their mean."""
     syn = _rows(synthetic, "synthetic")
     train = _rows(training, "training")
     _same_width(syn, train, "training")
+    _check_levels(levels)  # bad input stays an error, generated samples or not
     if len(syn) == 0:
-        _check_levels(levels)
-        return 0.0
+        return np.zeros(0, dtype=bool)
     syn, train = quantize(syn, levels), quantize(train, levels)  # C-contiguous uint8 rows
     # one opaque bytes value per row, so np.isin compares whole images in one sorted pass
     row = np.dtype((np.void, syn.shape[1]))
-    return float(np.isin(syn.view(row).ravel(), train.view(row).ravel()).mean())
+    return np.isin(syn.view(row).ravel(), train.view(row).ravel())
 
 
 def nearest_distances(a, b) -> np.ndarray:
     """Euclidean distance (float64, shape (len(a),)) from each row of ``a`` to its nearest
     row of ``b``. Nothing is excluded: a row of ``a`` that is also in ``b`` gets 0."""
+    return nearest_neighbours(a, b)[1]
+
+
+def nearest_neighbours(a, b) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of ``a``: the index of its nearest row of ``b`` ((len(a),) int64) and
+    the Euclidean distance to it ((len(a),) float64). Raises ValueError when ``b`` is
+    empty or the widths differ."""
     a = _rows(a, "a")
     b = _rows(b, "b")
     _same_width(a, b, "b")
     if len(b) == 0:
         raise ValueError("b: no samples to measure distances to")
     if len(a) == 0:  # scikit-learn refuses an empty query
-        return np.zeros(0)
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
     search = NearestNeighbors(n_neighbors=1, algorithm="brute").fit(b)
-    nearest = search.kneighbors(a, return_distance=False)[:, 0]
+    nearest = search.kneighbors(a, return_distance=False)[:, 0].astype(np.int64)
     # the search ranks by |a|^2 - 2 a.b + |b|^2, which cancels badly for near-identical
     # rows (a copy would read ~1e-8, not 0), so measure the winner's distance directly
-    return np.linalg.norm(a - b[nearest], axis=1)
+    return nearest, np.linalg.norm(a - b[nearest], axis=1)
 
 
 def dcr(synthetic, training, holdout) -> dict[str, float]:
@@ -163,18 +179,41 @@ def memorization_metrics(synthetic, training, holdout, *, levels: int, seed: int
     (``closer_to_training_share``) and ``memorization`` (``memorization_score``: the one to
     minimise). Floats; all 0.0 when there are no synthetic samples.
     """
+    return memorization_evaluation(synthetic, training, holdout, levels=levels, seed=seed)[0]
+
+
+@dataclass(frozen=True)
+class NearestTraining:
+    """What ``memorization_metrics`` knows of each synthetic sample, (n_synthetic,) each:
+    ``index`` of its nearest training sample (int64, into the training set as given),
+    ``distance`` to it (float64, Euclidean on the values as given: the DCR distance, so
+    ``median(distance) == dcr_synthetic``), ``exact_copy`` (bool, equal to a training
+    sample after ``quantize``: ``mean(exact_copy) == exact_copy``)."""
+
+    index: np.ndarray
+    distance: np.ndarray
+    exact_copy: np.ndarray
+
+
+def memorization_evaluation(
+    synthetic, training, holdout, *, levels: int, seed: int = 0
+) -> tuple[dict, NearestTraining]:
+    """``memorization_metrics`` and, from the same nearest-neighbour search, each synthetic
+    sample's ``NearestTraining`` judgement. Raises ValueError as ``memorization_metrics``."""
     syn, train, hold = _reference_rows(synthetic, training, holdout)
+    flags = exact_copy_flags(syn, train, levels=levels)
     if len(syn) == 0:
-        _check_levels(levels)  # bad input stays an error, generated samples or not
-        return dict.fromkeys(METRIC_KEYS, 0.0)
-    to_train = nearest_distances(syn, train)
+        empty = NearestTraining(np.zeros(0, dtype=np.int64), np.zeros(0), flags)
+        return dict.fromkeys(METRIC_KEYS, 0.0), empty
+    index, to_train = nearest_neighbours(syn, train)
     to_holdout = nearest_distances(syn, hold)
-    return {
-        "exact_copy": exact_copy_rate_arrays(syn, train, levels=levels),
+    metrics = {
+        "exact_copy": float(flags.mean()),
         **dcr_summary(to_train, nearest_distances(hold, train)),
         "closer_to_training": closer_to_training_share(syn, train, hold, seed=seed),
         "memorization": _memorization(to_train, to_holdout, len(train), len(hold)),
     }
+    return metrics, NearestTraining(index, to_train, flags)
 
 
 def _training_share(to_train: np.ndarray, to_holdout: np.ndarray) -> float:

@@ -65,6 +65,8 @@ class TextReference:
     heldout_counts: np.ndarray
     heldout_to_train: np.ndarray
     key: Callable[[str], str] | None = None
+    train_items: tuple[str, ...] = ()
+    key_members: tuple[tuple[int, ...], ...] = ()
 
     @classmethod
     def build(
@@ -91,6 +93,9 @@ class TextReference:
         heldout_keys = [keyed[s] for s in heldout]
         heldout_counts = Counter(k for k in heldout_keys if k not in train_counts)
         train_list = list(train_counts)
+        members: dict[str, list[int]] = {k: [] for k in train_list}
+        for i, s in enumerate(training):
+            members[keyed[s]].append(i)
         if heldout:
             distinct = list(dict.fromkeys(heldout_keys))
             nearest = dict(
@@ -109,6 +114,8 @@ class TextReference:
             heldout_counts=np.array(list(heldout_counts.values()), dtype=np.float64),
             heldout_to_train=heldout_to_train,
             key=key,
+            train_items=tuple(training),
+            key_members=tuple(tuple(members[k]) for k in train_list),
         )
 
     @property
@@ -169,14 +176,62 @@ def text_memorization_metrics(samples: Sequence[str], reference: TextReference) 
     return _text_metrics(samples, reference, TEXT_METRIC_KEYS)
 
 
+@dataclass(frozen=True)
+class TextNearest:
+    """Each sample's nearest training string, (n_samples,) each: ``index`` (int64, into
+    ``TextReference.train_items``) of a training string whose key is nearest to the
+    sample's key (of the training strings with that key, the one nearest to the sample
+    itself, so an exact copy points at the string it copies); ``distance`` (float64)
+    between the two keys: the DCR distance, so ``median(distance) == dcr_synthetic``."""
+
+    index: np.ndarray
+    distance: np.ndarray
+
+
+def text_memorization_evaluation(
+    samples: Sequence[str], reference: TextReference, *, keys: Sequence[str] | None = None
+) -> tuple[dict[str, float], TextNearest]:
+    """``text_memorization_metrics`` and, from the same distances, each sample's
+    ``TextNearest``. ``keys``: the samples' keys (``reference.keys(samples)``) where the
+    caller has them already."""
+    if not samples:
+        empty = TextNearest(np.zeros(0, dtype=np.int64), np.zeros(0))
+        return dict.fromkeys(TEXT_METRIC_KEYS, 0.0), empty
+    keys = reference.keys(samples) if keys is None else keys
+    found: dict[str, tuple[int, float]] = {}
+    metrics = _text_metrics(samples, reference, TEXT_METRIC_KEYS, nearest=found, keys=keys)
+    pairs = dict.fromkeys(zip(samples, keys, strict=True))  # each distinct sample once
+    chosen = {s: _closest_member(s, found[k][0], reference) for s, k in pairs}
+    index = np.array([chosen[s] for s in samples], dtype=np.int64)
+    distance = np.array([found[k][1] for k in keys], dtype=np.float64)
+    return metrics, TextNearest(index, distance)
+
+
+def _closest_member(sample: str, train_key: int, reference: TextReference) -> int:
+    """Of the training strings with training key number ``train_key``, the index of the
+    one nearest to ``sample`` (the first on ties)."""
+    members = reference.key_members[train_key]
+    if len(members) == 1:
+        return members[0]
+    items = [reference.train_items[i] for i in members]
+    return members[int(np.argmin(_text_distances([sample], items)[0]))]
+
+
 def _text_metrics(
-    samples: Sequence[str], reference: TextReference, wanted: tuple[str, ...]
+    samples: Sequence[str],
+    reference: TextReference,
+    wanted: tuple[str, ...],
+    *,
+    nearest: dict[str, tuple[int, float]] | None = None,
+    keys: Sequence[str] | None = None,
 ) -> dict[str, float]:
-    """The ``wanted`` ones of ``TEXT_METRIC_KEYS``; distances only when a wanted one needs them."""
+    """The ``wanted`` ones of ``TEXT_METRIC_KEYS``; distances only when a wanted one needs
+    them. ``nearest``, when given, is filled with {sample key: (number of its nearest
+    training key, distance to it)}; ``keys``: the samples' keys, if known."""
     if not samples:
         return dict.fromkeys(wanted, 0.0)
-    counts = Counter(reference.keys(samples))
-    keys = list(counts)
+    counts = Counter(reference.keys(samples) if keys is None else keys)
+    distinct = list(counts)
     weights = np.array(list(counts.values()), dtype=np.float64)
     near_copy = sum(w for k, w in counts.items() if k in reference.train_keys) / len(samples)
     out = {
@@ -184,7 +239,10 @@ def _text_metrics(
         "near_copy": near_copy,
     }
     if {"dcr_synthetic", "dcr_holdout", "dcr_ratio", "memorization"} & set(wanted):
-        to_train, share = _text_neighbours(keys, reference)
+        to_train, share, which = _text_neighbours(distinct, reference)
+        if nearest is not None:
+            pairs = zip(which.tolist(), to_train.tolist(), strict=True)
+            nearest.update(zip(distinct, pairs, strict=True))
         out |= dcr_summary(
             np.repeat(to_train, weights.astype(np.int64)), reference.heldout_to_train
         )
@@ -197,25 +255,29 @@ def _text_metrics(
     return {k: out[k] for k in wanted}
 
 
-def _text_neighbours(keys: list[str], reference: TextReference) -> tuple[np.ndarray, np.ndarray]:
-    """For each of ``keys``: distance to its nearest training key, and the training share
-    of its nearest memorization-reference keys (ties split by string counts). (len(keys),)
-    float64 each."""
+def _text_neighbours(
+    keys: list[str], reference: TextReference
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each of ``keys``: distance to its nearest training key, the training share of
+    its nearest memorization-reference keys (ties split by string counts), both
+    (len(keys),) float64, and the number of that nearest training key (int64)."""
     # Whole distance rows, not scikit-learn's NearestNeighbors: the share needs every key
     # tied at the minimum, and a Python-level Levenshtein metric there is far slower than
     # rapidfuzz's C++ cdist.
     n_train = reference.n_train_keys
     to_train = np.empty(len(keys))
     share = np.empty(len(keys))
+    which = np.empty(len(keys), dtype=np.int64)
     step = max(1, _CHUNK_ELEMENTS // len(reference.neighbours))
     for start in range(0, len(keys), step):
         d = _text_distances(keys[start : start + step], reference.neighbours)
+        which[start : start + step] = d[:, :n_train].argmin(axis=1)
         to_train[start : start + step] = d[:, :n_train].min(axis=1)
         tied = d == d.min(axis=1, keepdims=True)
         n_tied_train = tied[:, :n_train] @ reference.train_counts
         n_tied_heldout = tied[:, n_train:] @ reference.heldout_counts
         share[start : start + step] = n_tied_train / (n_tied_train + n_tied_heldout)
-    return to_train, share
+    return to_train, share, which
 
 
 def _nearest_text_distances(a: list[str], b: list[str]) -> np.ndarray:

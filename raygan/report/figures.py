@@ -38,7 +38,8 @@ class Plot:
     legend: list[str] = field(default_factory=list)  # entries of the figure's legends
 
 
-def _save(fig: Figure, path: Path) -> None:
+def save_figure(fig: Figure, path: Path) -> None:
+    """``fig`` as a PNG at ``path``, at the report's DPI, without a version in its metadata."""
     FigureCanvasAgg(fig)  # Agg explicitly, and no pyplot: no global state, no display
     fig.savefig(path, dpi=DPI, metadata=PNG_METADATA)
 
@@ -129,7 +130,7 @@ def plot_pareto(run: Run, out: Path) -> Plot:
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=9)
     ax.set_title(f"{run.meta.get('study', run.spec.name)}: Pareto front", fontsize=11)
-    _save(fig, out / "pareto.png")
+    save_figure(fig, out / "pareto.png")
     caption = (
         f"{len(done)} completed trials (blue), the {len(front)} on the Pareto front in red, "
         f"labelled by trial index."
@@ -264,7 +265,7 @@ def plot_param(run: Run, param: Param, out: Path) -> Plot:
         legend += [label for label in labels if label not in legend]
     fig.suptitle(f"objectives vs {param.name} ({param.type})", fontsize=11)
     name = f"objective_vs_{param.name}.png"
-    _save(fig, out / name)
+    save_figure(fig, out / name)
     caption = f"Each objective against {param.name}; completed trials, the front in red."
     if notes:
         caption += " Paper reference: " + "; ".join(notes) + "."
@@ -302,7 +303,7 @@ def plot_history(run: Run, out: Path) -> Plot:
         ax.set_ylabel(objective_label(obj))
         ax.grid(alpha=0.3)
     fig.suptitle("objectives per round", fontsize=11)
-    _save(fig, out / "history.png")
+    save_figure(fig, out / "history.png")
     caption = (
         "Every trial's objectives after each round (grey, thin); the Pareto front's trials "
         "in colour. Failed and stopped trials end where they stopped."

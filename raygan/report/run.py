@@ -1,15 +1,24 @@
-"""A finished run directory as the report reads it: run.json, study.toml and the Parquet
-tables. Nothing here imports Ray or an experiment."""
+"""A run directory as the report reads it: run.json, study.toml and the Parquet tables;
+a table not consolidated yet (the study still running) read from its part files. Nothing
+here imports Ray or an experiment."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 
+from raygan.report.parts import (
+    PartsError,
+    has_parts,
+    history_from_parts,
+    trials_from_parts,
+    validation_from_parts,
+)
+from raygan.report.samples import load_samples
 from raygan.results import validated_means
 from raygan.spec import Objective, SpecError, StudySpec, load_spec
 
@@ -32,6 +41,8 @@ class Run:
     history: pd.DataFrame
     validation: pd.DataFrame  # validation.parquet; empty when the front was not validated
     baselines: pd.DataFrame  # baselines.parquet; empty when the experiment has none
+    # the front configurations' stored samples (raygan.report.samples); empty when none
+    samples: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def completed(self) -> pd.DataFrame:
@@ -71,26 +82,38 @@ class Run:
 
 
 def load_run(run_dir: Path) -> Run:
-    """The run directory ``run_dir`` as a Run. Raises ReportError (one line) when it is
-    missing, unfinished (no trials.parquet, study.toml or run.json) or unreadable."""
+    """The run directory ``run_dir`` as a Run: its consolidated tables, or while they are
+    not written yet (a running study), the part files. Raises ReportError (one line) when
+    it is missing, holds neither trials.parquet nor parts/, lacks study.toml or run.json,
+    or is unreadable."""
     if not run_dir.is_dir():
         raise ReportError(f"{run_dir}: no such run directory")
-    for name in ("trials.parquet", "study.toml", "run.json"):
+    if not (run_dir / "trials.parquet").is_file() and not has_parts(run_dir):
+        raise ReportError(f"{run_dir}: no trials.parquet (has the study finished?)")
+    for name in ("study.toml", "run.json"):
         if not (run_dir / name).is_file():
-            raise ReportError(f"{run_dir}: no {name} (has the study finished?)")
+            raise ReportError(f"{run_dir}: no {name} (has the study started?)")
 
-    def optional(name: str) -> pd.DataFrame:
+    def table(name: str, from_parts) -> pd.DataFrame:
         path = run_dir / name
-        return pd.read_parquet(path) if path.is_file() else pd.DataFrame()
+        if path.is_file():
+            return pd.read_parquet(path)
+        return from_parts(run_dir, spec, run=run) if from_parts else pd.DataFrame()
 
     try:
         spec = load_spec(run_dir / "study.toml")
         meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-        trials = pd.read_parquet(run_dir / "trials.parquet")
-        history = optional("history.parquet")
-        validation = optional("validation.parquet")
-        baselines = optional("baselines.parquet")
-    except (SpecError, OSError, ValueError) as e:  # unreadable file: ArrowInvalid, JSON errors
+        if not isinstance(meta, dict):
+            raise ReportError(f"{run_dir}: run.json holds {type(meta).__name__}, not an object")
+        run = meta.get("run")
+        trials = table("trials.parquet", trials_from_parts)
+        history = table("history.parquet", history_from_parts)
+        validation = table("validation.parquet", validation_from_parts)
+        baselines = table("baselines.parquet", None)
+        front = trials[(trials.status == "completed") & trials.pareto.fillna(False).astype(bool)]
+        samples = load_samples(run_dir, front, run=run)
+    except (SpecError, OSError, ValueError, PartsError) as e:
+        # ValueError: unreadable files (ArrowInvalid, JSON errors)
         raise ReportError(f"{run_dir}: {e}") from None
     trials = trials.sort_values("trial_index", kind="stable").reset_index(drop=True)
-    return Run(run_dir, meta, spec, trials, history, validation, baselines)
+    return Run(run_dir, meta, spec, trials, history, validation, baselines, samples)

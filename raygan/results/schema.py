@@ -46,6 +46,17 @@ def param_type(p: Param) -> pa.DataType:
     return pa.string()
 
 
+def param_value(param: Param, value):
+    """A searched value as the trial had it, from its row: a categorical whose choices mix
+    types is stored as text (``param_type``), so map the text back to the choice."""
+    if value is None or param.type != "categorical" or any(c == value for c in param.choices):
+        return value
+    for choice in param.choices:
+        if str(choice) == value:
+            return choice
+    return value
+
+
 def _schema(head: list, metric_names: Sequence[str], tail: list) -> pa.Schema:
     fields = head + [(m, pa.float64()) for m in metric_names] + tail
     names = [name for name, _ in fields]
@@ -137,3 +148,67 @@ def history_schema(spec: StudySpec, metric_names: Sequence[str]) -> pa.Schema:
     tail = [*((n, pa.float64()) for n in spread_names(metric_names))]
     tail += [("time_s", pa.float64()), ("node", pa.string())]
     return _schema([*IDENTITY, ("step", pa.int64())], metric_names, tail)
+
+
+# The most samples stored per trial replicate (and validation run) and round: a 1000-trial
+# study of text stays near 1000 x 1000 short strings; images are PNG bytes of a few hundred.
+SAMPLE_CAP = {"text": 1000, "image": 64}
+SAMPLES_FILE = "samples.parquet"
+# What an experiment's ``samples()`` / ``generate()`` return for each sample (docs/results.md
+# "samples.parquet" says what each column means).
+SAMPLE_COLUMNS = [
+    ("kind", pa.string()),  # "text" | "image"
+    ("text", pa.string()),
+    ("image", pa.binary()),  # PNG, 8-bit greyscale
+    ("label", pa.int64()),  # an image's class
+    ("valid", pa.bool_()),
+    ("novel_valid", pa.bool_()),
+    ("exact_copy", pa.bool_()),
+    ("near_copy", pa.bool_()),
+    ("heldout_hit", pa.bool_()),
+    ("nearest", pa.string()),  # text: the nearest training face
+    ("nearest_image", pa.binary()),  # images: the nearest training image, PNG
+    ("nearest_index", pa.int64()),  # in the family's training set
+    ("distance", pa.float64()),  # text: normalized Levenshtein; images: Euclidean, pixels in [0, 1]
+]
+
+
+def sample_schema() -> pa.Schema:
+    """One row per stored sample of a trial replicate (or validation run) at its kept step,
+    with the experiment's judgement of it; see SAMPLE_COLUMNS."""
+    head = [
+        *IDENTITY,
+        ("replicate", pa.int64()),
+        ("validation_run", pa.int64()),  # null for a search trial
+        ("step", pa.int64()),
+        ("sample_index", pa.int64()),
+    ]
+    return _schema(head, [], SAMPLE_COLUMNS)
+
+
+SWEEP_FILE = "sweep.parquet"
+
+
+def sweep_schema(spec: StudySpec, metric_names: Sequence[str]) -> pa.Schema:
+    """One row per (trial, sweep point): the trial's kept model evaluated with those
+    sampling-time settings (``sweep_<name>`` columns), metrics averaged over replicates;
+    ``pareto``: on the front over every (trial, sweep point) pair."""
+    head = [*IDENTITY, ("step", pa.int64()), ("point", pa.int64())]
+    for name, values in spec.sweep.items():
+        head.append((f"sweep_{name}", _value_type(values)))
+    tail = [
+        *((n, pa.float64()) for n in spread_names(metric_names)),
+        ("n_replicates", pa.int64()),
+        ("pareto", pa.bool_()),
+    ]
+    return _schema(head, metric_names, tail)
+
+
+def _value_type(values) -> pa.DataType:
+    if all(isinstance(v, bool) for v in values):
+        return pa.bool_()
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return pa.int64()
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return pa.float64()
+    return pa.string()

@@ -43,7 +43,7 @@ from raygan.results.schema import (
 if TYPE_CHECKING:  # only for annotations: results must stay importable without experiments
     from raygan.spec import StudySpec
 
-PART_KINDS = ("trial", "history", "replicate", "validation")
+PART_KINDS = ("trial", "history", "replicate", "validation", "samples", "sweep")
 RESULT_FILES = ("trials.parquet", "history.parquet", "pareto.parquet", "replicates.parquet")
 VALIDATION_FILE = "validation.parquet"
 # trial ids and run names become file and directory names
@@ -59,6 +59,8 @@ class StudyTables:
     pareto: pa.Table
     replicates: pa.Table
     validation: pa.Table | None = None  # validation.parquet, once the front is validated
+    samples: pa.Table | None = None  # samples.parquet, where the experiment makes samples
+    sweep: pa.Table | None = None  # sweep.parquet, where the study has a [sweep]
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -129,6 +131,12 @@ class RunStore:
         self.root = f"{base.rstrip('/')}/{name}"
         local = isinstance(self.fs, pafs.LocalFileSystem)
         self.local_path: Path | None = Path(self.root) if local else None
+
+    @classmethod
+    def at(cls, location: str) -> RunStore:
+        """The store of the run directory at ``location`` (a RunStore's ``location``)."""
+        storage, _, name = location.rstrip("/").rpartition("/")
+        return cls(storage, name)
 
     def __repr__(self) -> str:
         return f"RunStore({self.location!r})"
@@ -359,3 +367,7 @@ class RunStore:
             replicates=tables.replicates,
             validation=validation,
         )
+
+    def write_result(self, name: str, table: pa.Table) -> None:
+        """A consolidated table (``name``: its file name in the run directory), atomically."""
+        self._write_table(self._path(name), table)

@@ -10,7 +10,7 @@ from tabulate import tabulate
 
 from raygan.results.front import FrontTable, front_rows, known
 from raygan.results.pareto import validated_means
-from raygan.results.schema import TRIAL_STATUSES
+from raygan.results.schema import SAMPLES_FILE, SWEEP_FILE, TRIAL_STATUSES
 from raygan.results.store import RESULT_FILES, VALIDATION_FILE, StudyTables
 
 if TYPE_CHECKING:  # only for annotations: results must stay importable without experiments
@@ -109,6 +109,8 @@ def format_summary(
     if tables.validation is not None:
         failed_runs = sum(s == "failed" for s in tables.validation["status"].to_pylist())
         lines += _validated_lines(front, spec, failed_runs=failed_runs)
+    if tables.sweep is not None:
+        lines += _sweep_lines(tables.sweep, spec)
 
     failed = sorted((r for r in rows if r["status"] == "failed"), key=lambda r: r["trial_index"])
     for r in failed[:5]:
@@ -121,8 +123,35 @@ def format_summary(
         lines.append(f"... {len(failed) - 5} more")
 
     files = list(RESULT_FILES) + [VALIDATION_FILE] * (tables.validation is not None)
+    files += [SAMPLES_FILE] * (tables.samples is not None)
+    files += [SWEEP_FILE] * (tables.sweep is not None)
     lines += [f"results: {location.rstrip('/')}/", f"  {', '.join(files)}"]
     return "\n".join(lines)
+
+
+def _sweep_lines(sweep: pa.Table, spec: StudySpec) -> list[str]:
+    """The front over (configuration, sweep point) pairs: each pair's trial, sweep values
+    and objectives, best first by the first objective."""
+    values = ", ".join(f"{name} = {list(v)}" for name, v in spec.sweep.items())
+    rows = [r for r in sweep.to_pylist() if r["pareto"]]
+    first = spec.objectives[0]
+    rows.sort(
+        key=lambda r: -(r[first.metric] or 0) if first.mode == "max" else r[first.metric] or 0
+    )
+    lines = [
+        f"sweep ({values}): {plural(sweep.num_rows, 'pair')}; Pareto front over "
+        f"(configuration, sweep point): {plural(len(rows), 'pair')}"
+    ]
+    header = ["trial", *spec.sweep, *(o.metric for o in spec.objectives)]
+    table = [
+        [
+            str(r["trial_index"]),
+            *(_cell(r[f"sweep_{name}"]) for name in spec.sweep),
+            *(mean_std(r[o.metric], r.get(f"{o.metric}_std")) for o in spec.objectives),
+        ]
+        for r in rows
+    ]
+    return lines + (_aligned(header, table) if table else [])
 
 
 def _front_lines(front: FrontTable, spec: StudySpec, *, best: bool) -> list[str]:

@@ -27,6 +27,8 @@ A study is one TOML file in ``studies/`` (see ``studies/seqgan_tradeoff.toml``):
     [paper]                      # optional: a source paper's values, drawn next to the trials:
                                  # label, param (a Config setting), points = {metric =
                                  # [[value, metric value], ...]}, trend_only = {metric = why}
+    [sweep]                      # optional: sampling-time settings evaluated on every
+                                 # trained model, {setting = [values]} (raygan.spec.sweep)
     [profiles.NAME]              # any of the tables/keys above, except profiles
 
 Profiles. ``load_spec(..., profile="smoke")`` merges ``[profiles.smoke]`` into the base

@@ -112,7 +112,7 @@ def leaf_paths(table: dict, prefix: str = "") -> list[str]:
     return paths
 
 
-def _parse_value(item: str, text: str) -> Any:
+def parse_value(item: str, text: str) -> Any:
     """A --set value: TOML syntax, or a bare word taken as a string."""
     try:
         parsed = tomllib.loads(f"v = {text}")
@@ -137,7 +137,7 @@ def apply_override(document: dict, item: str) -> None:
         raise SpecError(f"--set {item}: {key!r} is not a dotted key like budget.num_samples")
     if key.split(".")[0] == "profiles":
         raise SpecError(f"--set {item}: profiles cannot be set; choose one with the profile option")
-    value = _parse_value(item, text)
+    value = parse_value(item, text)
     *parents, last = key.split(".")
     table = document
     for i, part in enumerate(parents):

@@ -138,6 +138,8 @@ class StudySpec:
     gpus: float  # share of one GPU per trial where the cluster has GPUs; 0: never
     paper: PaperReference | None  # the source paper's reference points ([paper]), if any
     document: dict  # merged document as run (profile + overrides, no profiles table)
+    # sampling-time settings evaluated on every trained model ([sweep]): {name: values}
+    sweep: dict = dataclasses.field(default_factory=dict)
 
     def trial_config(self, params: dict) -> dict:
         """The full Config of one trial: defaults < [fixed] < params, as a plain dict."""

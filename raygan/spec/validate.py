@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from raygan.experiments.registry import REGISTRY, get_declaration
 from raygan.spec.model import Objective, Param, StudySpec
 from raygan.spec.rules import is_int, is_number
+from raygan.spec.sweep import parse_sweep
 from raygan.spec.tables import (
     Where,
     absolute_paths,
@@ -45,6 +46,7 @@ TOP_KEYS = (
     "budget",
     "resources",
     "paper",
+    "sweep",
     "profiles",
 )
 PROFILE_KEYS = tuple(k for k in TOP_KEYS if k != "profiles")
@@ -93,6 +95,14 @@ def validate(doc: dict, where: Where, *, name: str, path: Path, profile: str) ->
     cpus, gpus = _resources(where, doc)
     _check_grid(where, sampler, search, budget.num_samples)
     paper = parse_paper(where, doc, declaration.Config, declaration.metrics, experiment)
+    sweep = parse_sweep(
+        where,
+        doc,
+        config_cls=declaration.Config,
+        sampling_settings=tuple(getattr(declaration, "sampling_settings", ())),
+        search=search,
+        experiment=experiment,
+    )
     return StudySpec(
         name=name,
         path=path,
@@ -117,6 +127,7 @@ def validate(doc: dict, where: Where, *, name: str, path: Path, profile: str) ->
         cpus=cpus,
         gpus=gpus,
         paper=paper,
+        sweep=sweep,
         document=copy.deepcopy(doc),
     )
 

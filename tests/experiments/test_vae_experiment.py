@@ -61,7 +61,7 @@ def test_generate_amount_per_labelled_sample(method):
     the first start from posterior draws, so a source and neighbour never repeat a point.
     (Two mutual neighbours do share their midpoint: the paper's symmetric alpha 0.5.)"""
     exp = make(method=method, amount=5, k=2)
-    made, labels = exp.generate()
+    made, labels = exp.augment()
     n = len(exp.y_lab)
     assert made.shape == (5 * n, 1, 8, 8) and made.dtype == np.float32
     assert 0 <= made.min() and made.max() <= 1

@@ -122,7 +122,7 @@ def _replicate(run, row: dict, replicate: int | None) -> tuple[int, int]:
 
 def _kept_checkpoint(run_dir: Path, trial_id: str, kept_step) -> Path:
     """The trial's checkpoint that holds its kept round (else its latest)."""
-    tune_dir = run_dir / "tune"
+    tune_dir = run_dir / "tune"  # engine.runs.TUNE_DIR, whose package would import Ray
     trial_dirs = [d for d in tune_dir.glob(f"*_{trial_id}_*") if d.is_dir()]
     if not trial_dirs:
         raise SampleError(f"--trial: no checkpoint of trial {trial_id} under {tune_dir}")

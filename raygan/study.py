@@ -192,12 +192,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"raygan.study: error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
-    from raygan.engine import StudyError, StudyInterrupted, resumed_spec, run_study, saved_run
-
     name: str | None = args.name
     if args.resume:
         # A run resumes from its own study.toml: the study file as it is now (edited,
-        # moved away, on another machine) has no say.
+        # moved away, on another machine) has no say. The engine reads it.
+        from raygan.engine import StudyError, resumed_spec, saved_run
+
         study = Path(args.study).stem if args.study.endswith(".toml") else args.study
         name = name or _newest_run(args.storage, study)
         if name is None:
@@ -226,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
             )
         except SpecError as e:
             return bad(str(e))
+    # Ray and Optuna take seconds to import: bad input above is refused without them
+    from raygan.engine import StudyError, StudyInterrupted, run_study
+
     start = time.perf_counter()
     try:
         outcome = run_study(

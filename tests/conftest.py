@@ -47,8 +47,13 @@ def cli_env() -> dict:
 
 @pytest.fixture(scope="session")
 def faulty_study(tmp_path_factory):
-    """Write a study file for the faulty experiment; returns its path."""
+    """Write a study file for the faulty experiment (registered, so that a test may load it
+    without Ray); returns its path."""
     from faulty_experiment import study_text
+
+    from raygan import register_experiment
+
+    register_experiment("faulty", "faulty_experiment:FaultyExperiment")
 
     root = tmp_path_factory.mktemp("studies")
     path = root / "faulty_study.toml"

@@ -225,8 +225,8 @@ CASES = [
     ),
     (
         "sweep of a searched setting",
-        flags("seqgan_tradeoff", "--set", "sweep.temperature=[0.7, 1.0]"),
-        "sweep.temperature: is also searched; a setting is either searched or swept",
+        flags("seqgan_tradeoff", "--set", "sweep.top_p=[0.8, 1.0]"),
+        "sweep.top_p: is also searched; a setting is either searched or swept",
     ),
     # ---- flags
     ("unknown study", flags("nope"), "unknown study 'nope'"),

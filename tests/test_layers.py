@@ -1,5 +1,6 @@
 """The layers hold: only raygan.engine imports Ray, and only its compat module touches
-private attributes of Ray Tune, Ray and Optuna."""
+private attributes of Ray Tune, Ray and Optuna (or of anything else: outside compat, an
+object's private attributes are its own class's business)."""
 
 from __future__ import annotations
 
@@ -52,14 +53,42 @@ def test_only_the_engine_imports_ray():
     assert outside == []
 
 
+def _is_private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def _is_own(node: ast.expr) -> bool:
+    """``self``, ``cls`` or ``super()``: where a class reaches its own private names."""
+    if isinstance(node, ast.Name):
+        return node.id in ("self", "cls")
+    return (
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super"
+    )
+
+
 def test_private_attributes_only_in_compat():
     found = []
     for path in _modules():
         if path.name == "compat.py":
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Attribute) and node.attr in PRIVATE:
+            if not isinstance(node, ast.Attribute):
+                continue
+            named = node.attr in PRIVATE  # Tune's and Optuna's, public-looking or not
+            if named or (_is_private(node.attr) and not _is_own(node.value)):
                 found.append(f"{path.relative_to(PACKAGE)}:{node.lineno} .{node.attr}")
+    assert found == []
+
+
+def test_no_module_imports_another_modules_private_names():
+    found = [
+        f"{path.relative_to(PACKAGE)}:{node.lineno} {node.module}.{alias.name}"
+        for path in _modules()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+        if _is_private(alias.name)
+    ]
     assert found == []
 
 
@@ -80,6 +109,16 @@ def test_compat_is_quiet_on_the_tested_versions(monkeypatch):
 
     monkeypatch.setattr(compat, "_checked", [])
     assert compat.check_versions(pytest.fail) == []
+
+
+def test_a_required_private_attribute_that_is_gone_is_one_line():
+    from raygan.engine import compat
+
+    with pytest.raises(compat.IncompatibleVersion) as e:
+        compat.optuna_trial_number(object(), "t0")
+    message = str(e.value)
+    assert message.startswith("object has no _ot_trials: raygan needs it")
+    assert f"optuna {compat.TESTED['optuna']}.x" in message and "\n" not in message
 
 
 def test_no_module_is_over_about_400_lines():

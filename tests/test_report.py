@@ -184,6 +184,21 @@ def test_no_paper_overlay_for_another_study(tmp_path):
     assert label not in plot.legend and "paper" not in plot.caption
 
 
+def test_paper_caption_names_the_setting_by_the_papers_symbol(tmp_path):
+    document = paper_document()
+    document["paper"]["symbol"] = "k"
+    (tmp_path / "own").mkdir()
+    (tmp_path / "plain").mkdir()
+    run = load_run(make_run(tmp_path / "own", document=document))
+    by_name = {p.name: p for p in run.spec.search}
+    caption = plot_param(run, by_name["duplication"], tmp_path).caption
+    assert "validity: paper (DATA 2021) at k=1: 0.00, k=10: 0.70" in caption
+    del document["paper"]["symbol"]  # none given: the setting's own name
+    run = load_run(make_run(tmp_path / "plain", document=document))
+    caption = plot_param(run, by_name["duplication"], tmp_path).caption
+    assert "at duplication=1: 0.00, duplication=10: 0.70" in caption
+
+
 def test_cli_out_dir_same_bytes(report, tmp_path, capsys):
     run_dir, _ = report
     before = sorted(p.name for p in run_dir.iterdir())
@@ -198,6 +213,7 @@ def test_single_objective_logfloat_and_categorical_params(tmp_path):
     document = load_spec("seqgan_tradeoff", profile="smoke").document
     document["objectives"] = {"validity": "max"}
     document["fixed"].pop("g_lr")  # fixed in the study: searched here
+    document.pop("sweep")  # temperature is searched here, so not swept
     document["search"] = {
         "g_lr": {"type": "logfloat", "low": 1e-3, "high": 3e-2},
         "temperature": {"type": "categorical", "choices": [0.5, 1.0, 1.5]},

@@ -56,8 +56,7 @@ def trial_row(i, *, status="completed", validity=0.5, memorization=0.5, **extra)
         "status": status,
         "seed": 100 + i,
         "param_duplication": i + 1,
-        "param_copy_penalty": 0.25,
-        "param_temperature": 1,  # an int into a float column
+        "param_copy_penalty": 1,  # an int into a float column
         "param_mle_epochs": 10,
         "param_top_p": 0.9,
         "param_rounds": 3,
@@ -164,7 +163,7 @@ def test_part_round_trip(spec, store):
     table = store.read_parts("trial", schema)
     assert table.schema == schema
     rows = sorted(table.to_pylist(), key=lambda r: r["trial_index"])
-    assert rows[0]["param_temperature"] == 1.0 and isinstance(rows[0]["param_temperature"], float)
+    assert rows[0]["param_copy_penalty"] == 1.0 and isinstance(rows[0]["param_copy_penalty"], float)
     assert rows[0]["wall_time_s"] == 12.0 and rows[0]["finished_at"] == T0
     assert all(rows[1][m] is None for m in METRICS)
     assert rows[1]["error"] == "boom" and rows[1]["pareto"] is None

@@ -87,7 +87,7 @@ def test_sample_command_agrees_with_its_judgements(run_dir, tmp_path):
 
     from raygan.data.kaomoji import load_corpus
     from raygan.experiments.seqgan_settings import SeqGANData
-    from raygan.spec.rules import build_config
+    from raygan.settings import build_config
 
     d = build_config(SeqGANData, load_spec(run_dir / "study.toml").data)
     corpus = load_corpus(

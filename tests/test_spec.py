@@ -85,11 +85,11 @@ def test_seqgan_tradeoff_default():
     assert spec.data == {"source": "kaomoji", "emotion": ["laugh"], "size": 95}
     assert spec.fixed["d_pretrain_epochs"] == 2
     names = [p.name for p in spec.search]
-    assert names == [
-        "duplication", "copy_penalty", "mle_epochs", "temperature", "top_p", "rounds",
-    ]  # fmt: skip
+    assert names == ["duplication", "copy_penalty", "mle_epochs", "top_p", "rounds"]
     assert spec.search[0] == Param("duplication", "int", 1, 10)
-    assert spec.search[4] == Param("top_p", "float", 0.7, 1.0)
+    assert spec.search[3] == Param("top_p", "float", 0.7, 1.0)
+    # temperature changes only how a trained model is sampled: swept, not searched
+    assert spec.sweep == {"temperature": (0.7, 1.0, 1.3)}
     assert (spec.fixed["g_lr"], spec.fixed["d_lr"], spec.fixed["mle_duplicate"]) == (
         0.01,
         1e-3,
@@ -483,6 +483,8 @@ BAD = [
     ("paper_point_not_pair", BASE + '[paper]\nlabel = "p"\nparam = "rounds"\npoints = { validity = [[1, 0.5, 2]] }\n', {}, ["paper.points.validity: [[1, 0.5, 2]] must be a list of [setting value, metric value] pairs"]),
     ("paper_point_not_finite", BASE + '[paper]\nlabel = "p"\nparam = "rounds"\npoints = { validity = [[1, nan]] }\n', {}, ["paper.points.validity:", "pairs of finite numbers"]),
     ("paper_trend_unknown_metric", BASE + '[paper]\nlabel = "p"\nparam = "rounds"\ntrend_only = { copies = "up" }\n', {}, ["paper.trend_only.copies:", "unknown metric"]),
+    ("paper_symbol_empty", BASE + '[paper]\nlabel = "p"\nparam = "rounds"\nsymbol = ""\n', {}, ["paper.symbol: '' must be a non-empty string"]),
+    ("paper_symbol_not_text", BASE + '[paper]\nlabel = "p"\nparam = "rounds"\nsymbol = 3\n', {}, ["paper.symbol: 3 must be a non-empty string"]),
     ("paper_trend_not_text", BASE + '[paper]\nlabel = "p"\nparam = "rounds"\ntrend_only = { exact_copy = 1 }\n', {}, ["paper.trend_only.exact_copy: 1 must be a string"]),
     ("start_kept_for_a_narrowed_search", BASE + "[[start]]\nduplication = 4\ntemperature = 1.0\n", {"overrides": ["search.duplication.high=3", "start=[{duplication = 4, temperature = 1.0}]"]}, ["start[0].duplication: 4 must be between 1 and 3"]),
 ]  # fmt: skip
@@ -562,6 +564,7 @@ def test_paper_reference_of_the_real_study_and_its_profiles(tmp_path):
     expected = PaperReference(
         label="paper (DATA 2021)",
         param="duplication",
+        symbol="N",
         points={"validity": ((1, 0.0), (10, 0.70))},
         trend_only={"exact_copy": "the paper's figure 6 gives only the rising trend with N"},
     )
@@ -595,6 +598,20 @@ print(" ".join(heavy))
 """
 
 
+# The text study names its metrics without computing them: no edit distances (rapidfuzz),
+# no scikit-learn (only the digit studies' data needs it), no metric module.
+TEXT_STUDY_IMPORTS = """
+import sys
+import raygan
+raygan.load_spec("seqgan_tradeoff")
+heavy = sorted(
+    m for m in sys.modules
+    if m.split(".")[0] in ("rapidfuzz", "sklearn") or m == "raygan.metrics.emoticon"
+)
+print(" ".join(heavy))
+"""
+
+
 def test_reading_every_study_imports_no_torch_ray_or_optuna():
     import subprocess
     import sys
@@ -604,6 +621,11 @@ def test_reading_every_study_imports_no_torch_ray_or_optuna():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ""
+    text = subprocess.run(
+        [sys.executable, "-c", TEXT_STUDY_IMPORTS], capture_output=True, text=True, timeout=120
+    )
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.strip() == ""
 
 
 def test_bad_table_case_ids_are_unique():

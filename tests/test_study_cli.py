@@ -66,3 +66,19 @@ def test_real_process_help_list_and_error():
     bad = subprocess.run(run + ["nope"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2
     assert bad.stderr.strip().count("\n") == 0 and "unknown study 'nope'" in bad.stderr
+
+
+REFUSED_WITHOUT_RAY = """
+import sys
+from raygan.study import main
+codes = [main(["nope"]), main(["seqgan_tradeoff", "--set", "budget.num_samples=0"])]
+print(codes, sorted({m.split(".")[0] for m in sys.modules} & {"ray", "optuna", "torch"}))
+"""
+
+
+def test_bad_input_is_refused_before_ray_is_imported():
+    done = subprocess.run(
+        [sys.executable, "-c", REFUSED_WITHOUT_RAY], capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.strip() == "[2, 2] []", done.stderr
+    assert done.stderr.count("raygan.study: error:") == 2

@@ -34,7 +34,7 @@ from raygan.data.idx import (
     read_idx_pair,
     stamp,
 )
-from raygan.spec.rules import is_int, is_number
+from raygan.settings import is_int, is_number
 
 __all__ = ["IDX_NAMES", "IMAGES_MAGIC", "LABELS_MAGIC", "NUM_CLASSES", "DigitSplit", "read_idx"]
 

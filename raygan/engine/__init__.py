@@ -13,19 +13,32 @@ through ``setup`` / ``step`` / ``save`` / ``load``. Modules, one reason to chang
     finish        baselines, the validated front, the summary and the report
     validation    re-training front configurations with fresh seeds
     tune_output   Tune's loggers and console
-    compat        every use of a private Tune/Ray/Optuna attribute, and the versions tested
+    samples       a trial's judged samples, written by the worker as its kept round changes
+    sweep         a trial's kept model evaluated at every [sweep] point, on the worker
+    live_report   report.html rewritten while the study runs
+    compat        every use of a private Tune/Ray/Optuna attribute, the other Tune
+                  behaviours raygan relies on, and the versions tested
 
 What a run leaves behind:
 
     <storage>/<name>/
-        study.toml        the study as run (profile and overrides applied)
-        run.json          study name, profile, raygan version, start time
-        optuna.journal    the Optuna study (optuna-dashboard opens it)
-        parts/            one Parquet file per finished trial, written as it finishes
-        trials.parquet    one row per trial   \\
-        history.parquet   one row per round    > consolidated at the end (and after --resume)
-        pareto.parquet    the non-dominated    /
-        tune/             Ray Tune's own state: trial checkpoints, logs, TensorBoard files
+        study.toml          the study as run (profile and overrides applied)
+        run.json            study name, profile, raygan version, start time
+        optuna.journal      the Optuna study (optuna-dashboard opens it)
+        .lock               held by the process writing into a local run (raygan.claim)
+        baselines.parquet   generator-free scores, computed once before the search
+        parts/              part files, written as trials report: trial, history,
+                            replicate, validation, samples, sweep (PART_KINDS of
+                            raygan.results.store)
+        trials.parquet      one row per trial                       \\
+        history.parquet     one row per round                        |
+        pareto.parquet      the non-dominated trials                 |  consolidated
+        replicates.parquet  one row per replicate                    |  from parts/ at
+        validation.parquet  the front re-trained, if asked           |  the end (and
+        samples.parquet     judged samples, if the family makes any  |  after --resume)
+        sweep.parquet       (trial, sweep point) rows, with [sweep]  /
+        report.html         the report, its figures beside it; rewritten while it runs
+        tune/               Ray Tune's own state: trial checkpoints, logs, TensorBoard files
 """
 
 from raygan.engine.errors import StudyError, StudyInterrupted

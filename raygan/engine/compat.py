@@ -1,18 +1,46 @@
-"""Every use of a private attribute of Ray Tune, Ray or Optuna, in one place.
+"""Every use of a private attribute of Ray Tune, Ray or Optuna, in one place, and a list
+of the other behaviours of these versions that raygan relies on.
 
 raygan reaches into these libraries where their public API has no way to do what a study
 needs: keep the driver's memory flat over thousands of trials, point a resumed run's
-searcher at the directory the run lies in now, and keep messages meant for Tune's own
-users off raygan's console. Each use is guarded (a library without the attribute is left
-alone), so an upgrade cannot break a study, but it can silently switch a workaround
-off: ``check_versions`` says once per process when the installed versions are not the
-ones this module was written against (the upper bounds in pyproject.toml).
+searcher at the directory the run lies in now, finish the Optuna trials a killed driver
+left running, and keep messages meant for Tune's own users off raygan's console.
+
+Guarded uses switch themselves off where the attribute is gone (the study still runs,
+maybe with a growing driver, chattier, or with a moved run's new trials written where it
+lay before): ``skip_windowed_means`` and ``release_finished_trial`` (a Trial's
+``run_metadata._n_steps``, ``metric_analysis``, ``metric_n_steps``, ``invalidate_cache``,
+``invalidate_json_state``), ``forget_encoded_objects`` (``ray.util.debug._logged``),
+``trim_heap`` (glibc's ``malloc_trim``), ``repoint_generator`` (a SearchGenerator's
+``_experiment.storage.storage_fs_path``) and ``drop_tune_messages`` (matched by their
+text: a reworded message just shows again).
+
+Required uses have no fallback and raise ``IncompatibleVersion`` where the attribute is
+gone: ``optuna_trial_number`` (OptunaSearch's ``_ot_trials``: every trial's seed comes
+from it), ``repoint_optuna_search`` (``_ot_study``, ``_sampler``, ``_storage``,
+``_ot_trials`` and an Optuna Trial's ``_trial_id``: resuming a run) and
+``fail_running_trials`` (``_trial_id``: the end of every search). That is why
+pyproject.toml caps ray and optuna at the versions in ``TESTED``; ``check_versions``
+says once per process when the installed ones differ.
+
+Behaviours of these versions that raygan relies on elsewhere, without private names:
+
+- ``TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S`` (set below);
+- ``raygan.engine.tune_output``: ``TUNE_DISABLE_AUTO_CALLBACK_LOGGERS=1`` keeps Tune
+  from adding its own loggers, ``RAY_AIR_NEW_OUTPUT=0`` selects the console flow that
+  prints nothing at verbosity 0, and ``TensorBoardLogger`` wraps Tune's TBX logger so
+  that Tune, not recognising it, prints no misleading ``tensorboard --logdir`` hint;
+- ``raygan.engine.resources.fit_noting_interrupt``: Tune installs its own SIGINT handler
+  for ``fit()`` (unless ``TUNE_DISABLE_SIGINT_HANDLER``) and puts back the one it found
+  when it fires, which is how a Ctrl-C is told from a finished run, since ``fit()``
+  returns normally either way.
 """
 
 from __future__ import annotations
 
 import ctypes
 import logging
+import os
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -23,6 +51,29 @@ from ray.util import debug as ray_debug
 # The versions the workarounds below were written against and tested with: major.minor.
 TESTED = {"ray": "2.60", "optuna": "5.0"}
 _checked: list[str] = []
+
+# Keeping one checkpoint per trial (all a resume needs) makes Tune snapshot its state after
+# every round and warn about it each time; the snapshots are cheap at raygan's scale.
+# Tune reads it when a run starts: set on import, before any run; a user's value stands.
+os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+
+
+class IncompatibleVersion(RuntimeError):
+    """An attribute a required use needs is gone: the installed Ray or Optuna is not one
+    raygan works with."""
+
+
+def _required(obj: Any, name: str) -> Any:
+    """``obj.<name>``, or IncompatibleVersion, one line naming the attribute and the
+    versions raygan was tested with."""
+    try:
+        return getattr(obj, name)
+    except AttributeError:
+        tested = ", ".join(f"{p} {v}.x" for p, v in TESTED.items())
+        raise IncompatibleVersion(
+            f"{type(obj).__name__} has no {name}: raygan needs it and was tested with "
+            f"{tested} (the caps in pyproject.toml)"
+        ) from None
 
 
 def check_versions(echo=None) -> list[str]:
@@ -38,9 +89,10 @@ def check_versions(echo=None) -> list[str]:
             continue
         if ".".join(installed.split(".")[:2]) != tested:
             lines.append(
-                f"[raygan] {package} {installed} is installed; raygan's workarounds for "
-                f"{package} internals were tested with {tested}.x and switch themselves off "
-                "where an attribute is gone (the study still runs, maybe slower or chattier)"
+                f"[raygan] {package} {installed} is installed; raygan's uses of {package} "
+                f"internals were tested with {tested}.x: the optional ones switch themselves "
+                "off where an attribute is gone, the required ones stop the study "
+                "(raygan.engine.compat)"
             )
     _checked.append("done")
     for line in lines:
@@ -147,18 +199,19 @@ def drop_tune_messages() -> None:
 # ---- OptunaSearch and Tune's search generator: a resumed run that was moved ----------
 def optuna_trial_number(search, trial_id: str) -> int:
     """The Optuna trial number OptunaSearch gave Tune's trial ``trial_id``."""
-    return search._ot_trials[trial_id].number
+    return _required(search, "_ot_trials")[trial_id].number
 
 
 def repoint_optuna_search(search, storage) -> None:
     """Point a restored OptunaSearch (its study and the trials in flight) at ``storage``.
     OptunaSearch pickles its storage, which names the journal where the run lay before."""
-    study = optuna.load_study(
-        study_name=search._ot_study.study_name, storage=storage, sampler=search._sampler
-    )
+    old_study, sampler = _required(search, "_ot_study"), _required(search, "_sampler")
+    trials = _required(search, "_ot_trials")
+    _required(search, "_storage")  # replaced below: refuse a search that no longer has one
+    study = optuna.load_study(study_name=old_study.study_name, storage=storage, sampler=sampler)
     search._storage, search._ot_study = storage, study
     search._ot_trials = {
-        tid: optuna.Trial(study, t._trial_id) for tid, t in search._ot_trials.items()
+        tid: optuna.Trial(study, _required(t, "_trial_id")) for tid, t in trials.items()
     }
 
 
@@ -182,5 +235,5 @@ def fail_running_trials(journal: Path, *, study_name: str) -> int:
     study = optuna.load_study(study_name=study_name, storage=storage)
     running: Any = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
     for trial in running:
-        storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+        storage.set_trial_state_values(_required(trial, "_trial_id"), optuna.trial.TrialState.FAIL)
     return len(running)

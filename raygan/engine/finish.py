@@ -19,6 +19,7 @@ from raygan.engine.validation import (
     validation_tuner,
 )
 from raygan.results import (
+    BASELINES_FILE,
     SAMPLES_FILE,
     SWEEP_FILE,
     VALIDATION_FILE,
@@ -33,8 +34,6 @@ from raygan.results import (
 from raygan.results.outputs import consolidate_samples, consolidate_sweep
 from raygan.spec import StudySpec
 from raygan.trial import set_threads
-
-TUNE_DIR = "tune"
 
 
 @dataclass
@@ -62,7 +61,7 @@ def run_baselines(
 ) -> pa.Table | None:
     """The experiment's generator-free reference scores, once per study (kept on resume)."""
     schema = baseline_schema(list(cls.metrics), list(cls.matrix_metrics))
-    saved = store.read_table("baselines.parquet", schema)
+    saved = store.read_table(BASELINES_FILE, schema)
     if saved is not None:
         return saved
     set_threads(cpus)
@@ -71,10 +70,10 @@ def run_baselines(
     if not rows:
         return None
     rows = [{"study": spec.name, "run": run, **row} for row in rows]
-    store.write_table("baselines.parquet", rows, schema)
+    store.write_table(BASELINES_FILE, rows, schema)
     names = ", ".join(r["baseline"] for r in rows)
     (echo or print)(f"[raygan] baselines ({names}) in {time.perf_counter() - start:.0f} s")
-    return store.read_table("baselines.parquet", schema)
+    return store.read_table(BASELINES_FILE, schema)
 
 
 def validate_front(
@@ -112,7 +111,6 @@ def validate_front(
             spec=spec,
             store=store,
             callback=callback,
-            tune_dir=TUNE_DIR,
             verbose=verbose,
         )
         _, saw_sigint = fit_noting_interrupt(tuner, quiet=verbose == 0)
@@ -138,7 +136,7 @@ def write_report(store: RunStore, journal: Path) -> Path:
     if store.local_path is not None:
         return write(store.local_path)
     local = journal.with_suffix("")  # the run's cache directory on this machine
-    names = ("trials.parquet", "history.parquet", "replicates.parquet", "baselines.parquet")
+    names = ("trials.parquet", "history.parquet", "replicates.parquet", BASELINES_FILE)
     for name in (*names, VALIDATION_FILE, SAMPLES_FILE, SWEEP_FILE, "study.toml", "run.json"):
         if not store.has(name):
             continue

@@ -23,11 +23,12 @@ import raygan
 from raygan.claim import RunBusy, hold_lock
 from raygan.engine import compat
 from raygan.engine.errors import StudyError, StudyInterrupted
-from raygan.engine.finish import TUNE_DIR, Columns, StudyOutcome, finish, run_baselines
+from raygan.engine.finish import Columns, StudyOutcome, finish, run_baselines
 from raygan.engine.recorder import Recorder
 from raygan.engine.resources import fit_noting_interrupt, resources, terminate_as_interrupt
 from raygan.engine.runs import (
     RESUMING,
+    TUNE_DIR,
     check_run_name,
     claim,
     default_run_name,
@@ -42,10 +43,6 @@ from raygan.engine.tune_output import tune_loggers
 from raygan.experiments import experiment_path, get_declaration, get_experiment
 from raygan.results import RunStore
 from raygan.spec import SpecError, StudySpec, dump_toml
-
-# Keeping one checkpoint per trial (all a resume needs) makes Tune snapshot its state after
-# every round and warn about it each time; the snapshots are cheap at raygan's scale.
-os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 
 
 def run_study(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import json
-import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
@@ -19,10 +18,13 @@ from pathlib import Path
 
 from raygan.claim import RunBusy, check_not_held, claim_new
 from raygan.engine.errors import StudyError
+from raygan.names import NAME_RE
 from raygan.results import RunStore
 from raygan.spec import SpecError, StudySpec, load_spec
 
-RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# Tune's own state inside a run directory (trial checkpoints, logs, TensorBoard files);
+# the search is one Tune experiment there, each validation attempt another
+TUNE_DIR = "tune"
 
 # Tune pickles the Recorder and the searcher with the run, and with them the absolute
 # paths of the run directory and its Optuna journal. A run that was copied or moved since
@@ -36,8 +38,8 @@ Overrides = Sequence[str | tuple[str, str]]
 
 
 def check_run_name(name: str) -> None:
-    if not RUN_NAME.match(name):
-        raise StudyError(f"--name: {name!r} must match {RUN_NAME.pattern} (letters, digits, _ . -)")
+    if not NAME_RE.match(name):
+        raise StudyError(f"--name: {name!r} must match {NAME_RE.pattern} (letters, digits, _ . -)")
 
 
 def default_run_name(spec: StudySpec) -> str:

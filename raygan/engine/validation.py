@@ -19,6 +19,7 @@ from ray import tune
 
 import raygan
 from raygan.engine.console import error_line
+from raygan.engine.runs import TUNE_DIR
 from raygan.engine.tune_output import tune_loggers
 from raygan.results import RunStore, StudyTables, param_value, validation_schema
 from raygan.spec import StudySpec
@@ -137,14 +138,13 @@ def validation_tuner(
     spec: StudySpec,
     store: RunStore,
     callback: ValidationRecorder,
-    tune_dir: str,
     verbose: int,
 ) -> tune.Tuner:
     """A Tune run of every validation case, ``spec.max_concurrent`` at a time. Each run is
     a fresh Tune experiment (tune/validation-<attempt>): a resumed study re-runs only the
     cases without a row. They lie in the search's Tune folder, so TensorBoard pointed at
     it shows them too."""
-    attempt = sum(1 for _ in _attempts(store, tune_dir))
+    attempt = sum(1 for _ in _attempts(store))
     return tune.Tuner(
         trainable,
         param_space={CASE: tune.grid_search(cases)},
@@ -153,7 +153,7 @@ def validation_tuner(
         ),
         run_config=tune.RunConfig(
             name=f"{TUNE_PREFIX}-{attempt}",
-            storage_path=f"{store.location}/{tune_dir}",
+            storage_path=f"{store.location}/{TUNE_DIR}",
             failure_config=tune.FailureConfig(max_failures=spec.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             callbacks=[callback, *tune_loggers()],
@@ -162,10 +162,10 @@ def validation_tuner(
     )
 
 
-def _attempts(store: RunStore, tune_dir: str):
+def _attempts(store: RunStore):
     import pyarrow.fs as pafs
 
-    selector = pafs.FileSelector(f"{store.root}/{tune_dir}", allow_not_found=True)
+    selector = pafs.FileSelector(f"{store.root}/{TUNE_DIR}", allow_not_found=True)
     for info in store.fs.get_file_info(selector):
         if info.type == pafs.FileType.Directory and info.base_name.startswith(TUNE_PREFIX):
             yield info.base_name

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from raygan.data import DataError
 from raygan.experiments.base import Declaration
 from raygan.experiments.shared_settings import MEMORIZATION_KEYS, DigitsData, GANConfig
-from raygan.spec.rules import build_config, setting, with_default
+from raygan.settings import setting, with_default
 
 if TYPE_CHECKING:
     from raygan.data.digits import DigitSplit
@@ -78,8 +78,8 @@ class AugmentDeclaration(Declaration):
 
     @classmethod
     def check(cls, config: dict, data: dict) -> None:
-        super().check(config, data)
-        split = build_config(AugmentData, data, where="data").split()
+        _, d = cls.build_settings(config, data)
+        split = d.split()
         kept = int((split.y_train == split.minority).sum())
         if kept < 2:  # found here, not in the SMOTE baseline after the run was written
             raise DataError(

@@ -2,7 +2,7 @@
 
 A family is two classes. Its :class:`Declaration` (a module without torch) is what the
 driver reads before any trial: the ``Config`` and ``Data`` dataclasses of its settings,
-made with :func:`raygan.spec.rules.setting`, which carries each setting's rule, the
+made with :func:`raygan.settings.setting`, which carries each setting's rule, the
 metrics it reports, and ``check``, which refuses bad settings and data on the driver,
 before Ray starts, with the rule in the message. Its :class:`Experiment` subclasses the
 declaration and trains: ``setup`` builds data and networks, ``step`` runs one round of
@@ -24,7 +24,7 @@ import math
 from typing import Any, ClassVar
 
 from raygan.data import DataError
-from raygan.spec.rules import build_config, check_setting, setting
+from raygan.settings import build_config, check_setting, setting
 
 __all__ = [
     "Declaration",
@@ -107,12 +107,21 @@ class Declaration:
         )
 
     @classmethod
+    def build_settings(cls, config: dict, data: dict) -> tuple[Any, Any]:
+        """(``Config``, ``Data``) instances of ``config`` and ``data``, every value checked
+        by its rule: ValueError naming ``fixed.<key>``, DataError naming ``data.<key>``.
+        A family's ``check`` starts here, then checks what needs both or the data itself."""
+        return (
+            build_config(cls.Config, config, where="fixed"),
+            build_config(cls.Data, data, where="data", error=DataError),
+        )
+
+    @classmethod
     def check(cls, config: dict, data: dict) -> None:
         """Validate settings and data on the driver before any trial starts; raise
         ValueError (one line, naming the field or file) on bad input: DataError for the
         data settings."""
-        build_config(cls.Config, config, where="fixed")
-        build_config(cls.Data, data, where="data", error=DataError)
+        cls.build_settings(config, data)
 
 
 class Experiment(Declaration):

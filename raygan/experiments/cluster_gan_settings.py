@@ -12,7 +12,7 @@ from raygan.data import DataError
 from raygan.data.idx import NUM_CLASSES
 from raygan.experiments.base import Declaration
 from raygan.experiments.shared_settings import MEMORIZATION_KEYS, DigitsData, GANConfig
-from raygan.spec.rules import build_config, is_int, setting, with_default
+from raygan.settings import is_int, setting, with_default
 
 
 def digits_problem(value: Any) -> str | None:
@@ -82,9 +82,7 @@ class ClusterGANDeclaration(Declaration):
 
     @classmethod
     def check(cls, config: dict, data: dict) -> None:
-        super().check(config, data)
-        cfg = build_config(ClusterGANConfig, config, where="fixed")
-        d = build_config(ClusterGANData, data, where="data")
+        cfg, d = cls.build_settings(config, data)
         check_sizes(d.split().y_train, d.digits, cfg.clusters)
 
 

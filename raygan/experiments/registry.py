@@ -20,10 +20,8 @@ import importlib
 import importlib.util
 import os
 import re
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from raygan.experiments.base import Declaration, Experiment
+from raygan.experiments.base import Declaration, Experiment
 
 REGISTRY: dict[str, str] = {
     "seqgan": "raygan.experiments.seqgan:SeqGANExperiment",
@@ -111,9 +109,6 @@ def _load(target: str, base: type, what: str) -> type:
 
 def load_experiment(target: str) -> type[Experiment]:
     """The Experiment class at 'module:Class' (imports its module: torch, for built-ins)."""
-    # here, not at the top: base imports raygan.spec, which imports this module
-    from raygan.experiments.base import Experiment
-
     return _load(target, Experiment, "Experiment")
 
 
@@ -125,7 +120,5 @@ def get_experiment(name: str) -> type[Experiment]:
 def get_declaration(name: str) -> type[Declaration]:
     """What the driver needs of experiment ``name`` to read and check a study: its
     Config, Data, metrics and ``check``. Imports no torch for a built-in family."""
-    from raygan.experiments.base import Declaration  # as in load_experiment
-
     target = experiment_path(name)
     return _load(DECLARATIONS.get(target, target), Declaration, "Experiment")

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from raygan.data.kaomoji import load_corpus
 from raygan.experiments.base import Declaration
-from raygan.metrics.emoticon import EMOTICON_METRIC_KEYS
-from raygan.spec.rules import build_config, setting
+from raygan.metrics.keys import EMOTICON_METRIC_KEYS
+from raygan.settings import setting
 
 
 @dataclass
@@ -104,6 +104,5 @@ class SeqGANDeclaration(Declaration):
 
     @classmethod
     def check(cls, config: dict, data: dict) -> None:
-        super().check(config, data)
-        d = build_config(SeqGANData, data, where="data")
+        _, d = cls.build_settings(config, data)
         load_corpus(source=d.source, emotion=d.emotion, size=d.size, seed=d.seed, max_len=d.max_len)

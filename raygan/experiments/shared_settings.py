@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from raygan.spec.rules import setting
+from raygan.settings import setting
 
 if TYPE_CHECKING:
     from raygan.data.digits import DigitSplit

@@ -19,6 +19,7 @@ from raygan.metrics.emoticon_rules import (
     EmoticonRules,
     copy_key,
 )
+from raygan.metrics.keys import EMOTICON_METRIC_KEYS
 from raygan.metrics.text_memorization import (
     TextReference,
     near_copy_rate,
@@ -63,22 +64,6 @@ def validity(samples: Sequence[str], training: Iterable[str] | EmoticonRules) ->
 # Every function taking ``training`` accepts the training faces or a prebuilt
 # ``emoticon_reference`` (then give no ``heldout`` beside it: it is in the reference).
 # Empty ``samples``: every metric is 0.0, never NaN. Empty training: ValueError.
-
-EMOTICON_METRIC_KEYS = (
-    "validity",
-    "memorization",
-    "novel_valid_distinct",
-    "exact_copy",
-    "near_copy",
-    "novel_validity",
-    "uniqueness",
-    "distinct_2",
-    "top_share",
-    "heldout_hits",
-    "dcr_synthetic",
-    "dcr_holdout",
-    "dcr_ratio",
-)
 
 
 @functools.lru_cache(maxsize=8)

@@ -79,7 +79,7 @@ class Generator(nn.Module):
         logits, _ = self(inputs)
         return F.cross_entropy(logits.transpose(1, 2), seqs, ignore_index=PAD)
 
-    def _step(self, tokens: torch.Tensor, state):
+    def advance(self, tokens: torch.Tensor, state):
         """One time step for a flat batch: tokens (n,) -> output (n, H), state ((n, H), (n, H))."""
         h, c = state
         out, (h, c) = self.lstm(self.emb(tokens)[:, None, :], (h[None], c[None]))
@@ -106,7 +106,7 @@ class Generator(nn.Module):
         seqs = torch.full((n, length), PAD, dtype=torch.long, device=device)
         h = torch.zeros(n, H, device=device)
         c = torch.zeros(n, H, device=device)
-        out, (h, c) = self._step(torch.full((n,), BOS, dtype=torch.long, device=device), (h, c))
+        out, (h, c) = self.advance(torch.full((n,), BOS, dtype=torch.long, device=device), (h, c))
         rows = torch.arange(n, device=device)  # rows still running
         for t in range(length):
             probs = torch.softmax(self.logits(out) / temperature, -1)
@@ -118,7 +118,7 @@ class Generator(nn.Module):
             if t == length - 1 or not keep.any():
                 break
             rows, tok, h, c = rows[keep], tok[keep], h[keep], c[keep]
-            out, (h, c) = self._step(tok, (h, c))
+            out, (h, c) = self.advance(tok, (h, c))
         return seqs
 
 
@@ -212,7 +212,7 @@ def rollout_rewards(
     h = torch.zeros(B, H, device=device)
     c = torch.zeros(B, H, device=device)
     for t in range(L):
-        out, (h, c) = gen._step(inputs[:, t], (h, c))
+        out, (h, c) = gen.advance(inputs[:, t], (h, c))
         out_steps.append(out)
         h_steps.append(h)
         c_steps.append(c)
@@ -246,7 +246,7 @@ def rollout_rewards(
         running[rows[done]] = False
         go = rows[~done]
         if s < L - 1 and go.numel():
-            o, (hn, cn) = gen._step(tok[~done], (h[go], c[go]))
+            o, (hn, cn) = gen.advance(tok[~done], (h[go], c[go]))
             out[go], h[go], c[go] = o, hn, cn
 
     rewards = torch.zeros(B * L, device=device)

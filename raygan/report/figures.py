@@ -248,7 +248,9 @@ def plot_param(run: Run, param: Param, out: Path) -> Plot:
             px, py = zip(*paper.points[obj.metric], strict=True)
             ax.scatter(px, py, s=140, marker="*", color=PAPER_COLOR, label=paper.label, zorder=3)
             # :g, as a TOML 1 may arrive as 1.0
-            values = ", ".join(f"N={a:g}: {b:.2f}" for a, b in zip(px, py, strict=True))
+            values = ", ".join(
+                f"{paper.symbol}={a:g}: {b:.2f}" for a, b in zip(px, py, strict=True)
+            )
             notes.append(f"{obj.metric}: {paper.label} at {values}")
         if paper and obj.metric in paper.trend_only:
             # a legend line without a marker: the legend finds room, a free text may not

@@ -19,7 +19,7 @@ from raygan.report.parts import (
     validation_from_parts,
 )
 from raygan.report.samples import load_samples
-from raygan.results import validated_means
+from raygan.results import BASELINES_FILE, validated_means
 from raygan.spec import Objective, SpecError, StudySpec, load_spec
 
 
@@ -109,7 +109,7 @@ def load_run(run_dir: Path) -> Run:
         trials = table("trials.parquet", trials_from_parts)
         history = table("history.parquet", history_from_parts)
         validation = table("validation.parquet", validation_from_parts)
-        baselines = table("baselines.parquet", None)
+        baselines = table(BASELINES_FILE, None)
         front = trials[(trials.status == "completed") & trials.pareto.fillna(False).astype(bool)]
         samples = load_samples(run_dir, front, run=run)
     except (SpecError, OSError, ValueError, PartsError) as e:

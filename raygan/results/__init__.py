@@ -2,6 +2,7 @@
 its part files and consolidated tables (store), the Pareto maths (pareto), the rows of a
 front table (front) and the summary printed for people (summary)."""
 
+from raygan.names import NAME_RE
 from raygan.results.front import FrontRow, FrontTable, front_rows
 from raygan.results.pareto import hypervolume, objective_values, pareto_mask, validated_means
 from raygan.results.schema import (
@@ -25,7 +26,7 @@ from raygan.results.schema import (
     validation_schema,
 )
 from raygan.results.store import (
-    NAME_RE,
+    BASELINES_FILE,
     PART_KINDS,
     RESULT_FILES,
     VALIDATION_FILE,
@@ -42,6 +43,7 @@ from raygan.results.summary import (
 )
 
 __all__ = [
+    "BASELINES_FILE",
     "IDENTITY",
     "MATRIX",
     "NAME_RE",

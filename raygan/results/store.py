@@ -1,11 +1,23 @@
 """A run directory on any pyarrow filesystem (a local path, file:///x, s3://bucket/prefix):
-one part file per trial while the study runs, consolidated tables at the end::
+part files (``PART_KINDS``) while the study runs, consolidated tables at the end. In
+<storage>/<name>/ (schemas: raygan.results.schema)::
 
-    <storage>/<name>/parts/trial-<trial_id>.parquet     one row: the trial as it ended
-    <storage>/<name>/parts/history-<trial_id>.parquet   one row per step, rewritten each round
-    <storage>/<name>/trials.parquet                     consolidated: one row per trial
-    <storage>/<name>/history.parquet                    every step of every trial
-    <storage>/<name>/pareto.parquet                     the completed trials on the Pareto front
+    parts/trial-<trial_id>.parquet       one row: the trial as it ended
+    parts/history-<trial_id>.parquet     one row per step, rewritten each round
+    parts/replicate-<trial_id>.parquet   one row per replicate at the trial's kept step
+    parts/validation-<trial_id>_v<n>.parquet
+                                         one validation run of a front configuration
+    parts/samples-<key>.parquet          a trial's (or validation run's) judged samples
+    parts/sweep-<key>.parquet            a trial's kept model at each [sweep] point
+                                         (<key>: the trial id, or <trial_id>-v<n>)
+    trials.parquet                       consolidated: one row per trial
+    history.parquet                      every step of every trial
+    pareto.parquet                       the completed trials on the Pareto front
+    replicates.parquet                   every replicate of every trial
+    validation.parquet                   the validation runs, once the front is validated
+    baselines.parquet                    the experiment's generator-free scores, if any
+    samples.parquet                      the stored samples, where the experiment makes any
+    sweep.parquet                        one row per (trial, sweep point), with [sweep]
 
 Parquet traps this module is built around: a file is unreadable until its writer closes it,
 so every file is written under a temporary name and moved into place; and parts whose schemas
@@ -17,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import numbers
-import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +41,7 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from raygan.names import NAME_RE
 from raygan.results.pareto import objective_values, pareto_mask, validated_means
 from raygan.results.schema import (
     REQUIRED,
@@ -46,8 +58,7 @@ if TYPE_CHECKING:  # only for annotations: results must stay importable without 
 PART_KINDS = ("trial", "history", "replicate", "validation", "samples", "sweep")
 RESULT_FILES = ("trials.parquet", "history.parquet", "pareto.parquet", "replicates.parquet")
 VALIDATION_FILE = "validation.parquet"
-# trial ids and run names become file and directory names
-NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+BASELINES_FILE = "baselines.parquet"
 
 
 @dataclass

@@ -26,7 +26,8 @@ A study is one TOML file in ``studies/`` (see ``studies/seqgan_tradeoff.toml``):
                                  # every searched setting, inside its range
     [paper]                      # optional: a source paper's values, drawn next to the trials:
                                  # label, param (a Config setting), points = {metric =
-                                 # [[value, metric value], ...]}, trend_only = {metric = why}
+                                 # [[value, metric value], ...]}, trend_only = {metric = why},
+                                 # symbol (the paper's name for param; default: param)
     [sweep]                      # optional: sampling-time settings evaluated on every
                                  # trained model, {setting = [values]} (raygan.spec.sweep)
     [profiles.NAME]              # any of the tables/keys above, except profiles
@@ -52,16 +53,18 @@ Every problem raises :class:`SpecError` with one line ``<file>: <field>: <proble
 where the problem gives the value and the rule it breaks. Validation happens once, on
 the merged document, so an error caused by a profile or a ``--set`` says so at the end.
 
-Modules: ``rules`` (declaring and checking one setting), ``files`` (finding, reading,
-profiles and overrides), ``tables`` and ``validate`` (checking a document), ``model``
-(the frozen result), ``load`` (the entry points), ``dump`` (writing TOML back).
+Modules: ``files`` (finding, reading, profiles and overrides), ``tables`` and
+``validate`` (checking a document), ``model`` (the frozen result), ``load`` (the entry
+points), ``dump`` (writing TOML back), ``sweep`` (the [sweep] table). Declaring and
+checking one setting is :mod:`raygan.settings`, below this package: the families'
+declarations use it, and this package imports them through the registry.
 """
 
+from raygan.settings import build_config, check_setting, setting
 from raygan.spec.dump import dump_toml
 from raygan.spec.files import SpecError, default_studies_dir
 from raygan.spec.load import list_studies, load_spec
 from raygan.spec.model import Objective, PaperReference, Param, StudySpec
-from raygan.spec.rules import build_config, check_setting, setting
 
 __all__ = [
     "Objective",

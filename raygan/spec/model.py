@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from raygan.experiments.registry import get_declaration
+from raygan.settings import build_config, is_int, kind_problem, same_value
 from raygan.spec.files import SpecError, display
-from raygan.spec.rules import build_config, is_int, kind_problem, same_value
 
 
 @dataclass(frozen=True)
@@ -104,12 +105,19 @@ class PaperReference:
     """What a source paper reports for one searched setting, drawn next to the trials.
 
     ``points``: metric -> ((setting value, metric value), ...) as the paper gives them;
-    ``trend_only``: metric -> why the paper gives no values for it (only a trend)."""
+    ``trend_only``: metric -> why the paper gives no values for it (only a trend);
+    ``symbol``: what the paper calls the setting ("N"), in the figure's caption; the
+    setting's own name when not given."""
 
     label: str  # legend text, e.g. "paper (DATA 2021)"
     param: str  # the Config setting the points are plotted against
     points: dict[str, tuple[tuple[float, float], ...]]
     trend_only: dict[str, str]
+    symbol: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.symbol:  # frozen, hence object.__setattr__
+            object.__setattr__(self, "symbol", self.param)
 
 
 @dataclass(frozen=True)
@@ -174,7 +182,12 @@ class StudySpec:
         """Number of grid points when the sampler is 'grid', else None."""
         if self.sampler != "grid":
             return None
-        return math.prod(p.grid_count() for p in self.search)
+        return grid_points(self.search)
+
+
+def grid_points(search: Sequence[Param]) -> int:
+    """How many points a grid over these settings has (each int or categorical)."""
+    return math.prod(p.grid_count() for p in search)
 
 
 def _plain(value: Any) -> Any:

@@ -9,9 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from raygan.spec.files import SpecError
-from raygan.spec.model import Objective, PaperReference, Param
-from raygan.spec.rules import (
+from raygan.settings import (
     check_setting,
     is_int,
     is_number,
@@ -19,6 +17,8 @@ from raygan.spec.rules import (
     kind_problem,
     same_value,
 )
+from raygan.spec.files import SpecError
+from raygan.spec.model import Objective, PaperReference, Param
 
 PARAM_TYPES = ("int", "float", "logfloat", "categorical")
 PARAM_KEYS = {
@@ -33,7 +33,7 @@ FITTING_TYPES = {
     "float": ("float", "logfloat", "categorical"),
 }
 MODES = ("max", "min")
-PAPER_KEYS = ("label", "param", "points", "trend_only")
+PAPER_KEYS = ("label", "param", "points", "trend_only", "symbol")
 
 
 @dataclass
@@ -261,11 +261,17 @@ def parse_paper(
         return None
     table = table_at(where, doc, "paper")
     check_keys(where, "paper", table, PAPER_KEYS)
-    for key in ("label", "param"):
+    what = {
+        "label": "the legend text",
+        "param": "the setting the points are drawn over",
+        "symbol": "the paper's name for that setting, in the caption",
+    }
+    for key in ("label", "param", "symbol"):
+        if key == "symbol" and key not in table:
+            continue  # optional: the caption then names the setting itself
         value = table.get(key)
         if not isinstance(value, str) or not value:
-            what = "the legend text" if key == "label" else "the setting the points are drawn over"
-            raise where.error(f"paper.{key}", f"{value!r} must be a non-empty string ({what})")
+            raise where.error(f"paper.{key}", f"{value!r} must be a non-empty string ({what[key]})")
     settings = sorted(f.name for f in dataclasses.fields(config_cls))
     if table["param"] not in settings:
         raise where.error(
@@ -291,6 +297,7 @@ def parse_paper(
         param=table["param"],
         points={m: tuple((x, y) for x, y in v) for m, v in points.items()},
         trend_only=dict(trend_only),
+        symbol=table.get("symbol", table["param"]),
     )
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from raygan.experiments.registry import REGISTRY, get_declaration
-from raygan.spec.model import Objective, Param, StudySpec
-from raygan.spec.rules import is_int, is_number
+from raygan.settings import is_int, is_number
+from raygan.spec.model import Objective, Param, StudySpec, grid_points
 from raygan.spec.sweep import parse_sweep
 from raygan.spec.tables import (
     Where,
@@ -289,14 +289,13 @@ def _check_grid(where: Where, sampler: str, search: tuple[Param, ...], num_sampl
     can visit once each."""
     if sampler != "grid":
         return
-    size = 1
     for p in search:
         if p.type not in ("int", "categorical"):
             raise where.error(
                 f"search.{p.name}",
                 f"type {p.type!r} cannot be enumerated by sampler 'grid'; use 'int' or 'categorical'",
             )
-        size *= p.grid_count()
+    size = grid_points(search)
     if size > MAX_GRID_POINTS:
         raise where.error("search", f"grid of {size} points is more than {MAX_GRID_POINTS}")
     if num_samples > size:  # Optuna's grid sampler would run some points again

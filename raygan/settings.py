@@ -1,4 +1,6 @@
-"""One way to declare a setting and check a value against it.
+"""One way to declare a setting and check a value against it. Imports only the standard
+library: the study loader (:mod:`raygan.spec`), every family's declaration and the data
+loaders use it, and it uses none of them.
 
 A setting is a dataclass field made with :func:`setting`: its default says what kind of
 value it holds (bool, int, float, str, list), its metadata the rule (bounds, choices, or a
@@ -7,7 +9,8 @@ loader, the experiments' driver-side checks and :func:`build_config` all check v
 :func:`check_setting`, so a value is judged, and the problem worded, the same everywhere.
 
 The rules are hand-written rather than pydantic models: a study's error must be one line
-in raygan's words (``<field>: <value> <rule>``), and the whole rule set is a dozen lines.
+in raygan's words (``<field>: <value> <rule>``), and judging a value takes two short
+functions (:func:`kind_problem` and :func:`check_setting`, some thirty lines).
 """
 
 from __future__ import annotations

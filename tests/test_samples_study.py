@@ -144,6 +144,10 @@ def test_final_report_is_not_marked_running(run_dir):
     html = (run_dir / "report.html").read_text(encoding="utf-8")
     assert "still running" not in html and 'http-equiv="refresh"' not in html
     assert "most frequent" in html.lower()
+    assert "Sweep: Pareto front over (configuration, sweep point)" in html
+    sweep = pd.read_parquet(run_dir / "sweep.parquet")
+    section = html.split("Sweep: Pareto front")[1].split("<h2")[0]
+    assert section.count("<tr>") == 1 + int(sweep.pareto.sum())  # header + one per pair
 
 
 def test_live_report_while_the_study_runs(ray_session, tmp_path):

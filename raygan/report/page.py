@@ -18,6 +18,7 @@ from raygan.report.figures import plot_history, plot_param, plot_pareto
 from raygan.report.markup import figure, table
 from raygan.report.run import Run, load_run, objective_label
 from raygan.report.sample_sections import samples_sections
+from raygan.report.sweep_section import sweep_section
 from raygan.results import front_rows, mean_std, plural, signed
 
 RELOAD_S = 10  # a running study's page reloads this often
@@ -149,6 +150,7 @@ def write_report(
         summary(run),
         f"<h2>Pareto front ({plural(len(run.front), 'trial')})</h2>",
         front_table(run),
+        sweep_section(run.dir, run.spec),
         *(figure(out, p) for p in plots),
         samples_sections(run, out),
         "</body></html>\n",

@@ -126,14 +126,21 @@ def _kept_checkpoint(run_dir: Path, trial_id: str, kept_step) -> Path:
     trial_dirs = [d for d in tune_dir.glob(f"*_{trial_id}_*") if d.is_dir()]
     if not trial_dirs:
         raise SampleError(f"--trial: no checkpoint of trial {trial_id} under {tune_dir}")
-    checkpoints = sorted(trial_dirs[0].glob("checkpoint_*"))
+    if len(trial_dirs) > 1:
+        raise SampleError(f"--trial: {len(trial_dirs)} folders under {tune_dir} hold {trial_id}")
+    checkpoints = sorted(
+        p for p in trial_dirs[0].glob("checkpoint_*") if (p / "raygan.json").is_file()
+    )
     if not checkpoints:
         raise SampleError(f"--trial: trial {trial_id} left no checkpoint in {trial_dirs[0]}")
     for checkpoint in checkpoints:
         state = json.loads((checkpoint / "raygan.json").read_text())
         if state["last"].get("step") == kept_step:
             return checkpoint
-    return checkpoints[-1]
+    raise SampleError(
+        f"--trial: no checkpoint of trial {trial_id} holds its kept step {kept_step} "
+        f"(Tune kept {', '.join(p.name for p in checkpoints)})"
+    )
 
 
 def _load_model(run, row: dict, chosen: tuple[int, int], checkpoint: Path):
@@ -248,10 +255,12 @@ def main(argv: list[str] | None = None) -> int:
         if not eq:
             print(f"raygan.sample: error: --set {item!r} must be NAME=VALUE", file=sys.stderr)
             return EXIT_BAD_INPUT
-        sampling[name.strip()] = parse_value(item, text)
-    if args.temperature is not None:
-        sampling["temperature"] = args.temperature
     try:
+        for item in args.set:
+            name, _, text = item.partition("=")
+            sampling[name.strip()] = parse_value(item, text)
+        if args.temperature is not None:
+            sampling["temperature"] = args.temperature
         samples = generate_samples(
             args.run_dir,
             trial=args.trial,
@@ -265,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             write_samples(samples, args.out, catalogue_lines=args.catalogue)
         else:
             print("\n".join(_lines(samples, args.catalogue)))
-    except (SampleError, ValueError) as e:
+    except (SampleError, ValueError, OSError) as e:  # SpecError is a ValueError
         print(f"raygan.sample: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(_summary(samples, args.trial), file=sys.stderr)

@@ -116,6 +116,8 @@ def test_sample_command_agrees_with_its_judgements(run_dir, tmp_path):
         (["--trial", "0", "--set", "rounds=3"], "sampling setting 'rounds' is not one of"),
         (["--trial", "0", "--replicate", "5"], "--replicate: 5 is not one of 0, 1"),
         (["--trial", "0", "-n", "0"], "-n: 0 must be >= 1"),
+        (["--trial", "0", "--set", "temperature=[1"], "cannot parse '[1'"),
+        (["--trial", "0", "--out", "no/such/dir/x.txt"], "No such file or directory"),
         (["--trial", "0", "--out", "x.png"], "--out: a .png grid needs image samples"),
     ],
 )

@@ -167,9 +167,13 @@ def finish(
             spec, store, tables, run=run, columns=columns, verbose=verbose, echo=echo
         )
     validation_s = time.perf_counter() - start if spec.validate else None
-    ids = tables.trials["trial_id"].to_pylist()
-    samples = consolidate_samples(store, run=run, trial_ids=ids)
-    sweep = consolidate_sweep(store, spec, columns.metrics, run=run, trial_ids=ids)
+    rows = tables.trials.select(["trial_id", "status"]).to_pylist()
+    # a failed trial's samples describe no model its row stands for; the sweep's front,
+    # like the study's, is over completed trials only
+    ended = [r["trial_id"] for r in rows if r["status"] != "failed"]
+    completed = [r["trial_id"] for r in rows if r["status"] == "completed"]
+    samples = consolidate_samples(store, run=run, trial_ids=ended)
+    sweep = consolidate_sweep(store, spec, columns.metrics, run=run, trial_ids=completed)
     tables = dataclasses.replace(tables, samples=samples, sweep=sweep)
     summary = format_summary(
         tables,

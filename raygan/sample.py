@@ -250,14 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     sampling = {}
-    for item in args.set:
-        name, eq, text = item.partition("=")
-        if not eq:
-            print(f"raygan.sample: error: --set {item!r} must be NAME=VALUE", file=sys.stderr)
-            return EXIT_BAD_INPUT
     try:
         for item in args.set:
-            name, _, text = item.partition("=")
+            name, eq, text = item.partition("=")
+            if not eq:
+                raise SampleError(f"--set {item!r} must be NAME=VALUE")
             sampling[name.strip()] = parse_value(item, text)
         if args.temperature is not None:
             sampling["temperature"] = args.temperature

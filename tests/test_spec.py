@@ -80,7 +80,7 @@ def test_seqgan_tradeoff_default():
     assert spec.profile == "default"
     assert spec.path == STUDIES / "seqgan_tradeoff.toml"
     assert spec.experiment == "seqgan"
-    assert spec.sampler == "nsga2"
+    assert spec.sampler == "auto"
     assert spec.seed == 0
     assert spec.data == {"source": "kaomoji", "emotion": ["laugh"], "size": 95}
     assert spec.fixed["d_pretrain_epochs"] == 2
@@ -138,7 +138,7 @@ def test_seqgan_tradeoff_smoke():
     assert spec.fixed["mle_epochs"] == 1
     assert [p.name for p in spec.search] == ["duplication", "rounds"]
     assert spec.search[0].high == 3
-    assert spec.sampler == "nsga2"
+    assert spec.sampler == "auto"
 
 
 def test_list_studies_real():
@@ -436,7 +436,7 @@ BAD = [
     ("gpus_too_big", sub("gpus = 0", "gpus = 1.5"), {}, ["resources.gpus:", "1.5", "0 <= gpus <= 1"]),
     ("gpus_negative", sub("gpus = 0", "gpus = -0.1"), {}, ["resources.gpus:", "-0.1"]),
     ("cpus_zero", sub("cpus = 1", "cpus = 0"), {}, ["resources.cpus: 0 must be a number > 0"]),
-    ("unknown_sampler", sub('sampler = "tpe"', 'sampler = "cmaes"'), {}, ["sampler: 'cmaes' must be one of 'nsga2', 'tpe', 'random', 'grid'"]),
+    ("unknown_sampler", sub('sampler = "tpe"', 'sampler = "cmaes"'), {}, ["sampler: 'cmaes' must be one of 'auto', 'gp', 'tpe', 'nsga2', 'random', 'grid'"]),
     ("unknown_metric", sub('validity = "max"', 'fidelity = "max"'), {}, ["objectives.fidelity:", "unknown metric", "validity"]),
     ("mode_maximize", sub('validity = "max"', 'validity = "maximize"'), {}, ["objectives.validity:", "'maximize'", "'max' or 'min'"]),
     ("no_objectives", sub('validity = "max"\nmemorization = "min"', ""), {}, ["objectives:", "at least one"]),

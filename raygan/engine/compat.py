@@ -17,7 +17,8 @@ text: a reworded message just shows again).
 
 Required uses have no fallback and raise ``IncompatibleVersion`` where the attribute is
 gone: ``optuna_trial_number`` (OptunaSearch's ``_ot_trials``: every trial's seed comes
-from it), ``repoint_optuna_search`` (``_ot_study``, ``_sampler``, ``_storage``,
+from it; ``optuna_trial``, ``optuna_study`` and ``forget_optuna_trial`` too: a proposal
+that repeats a configuration is told and asked again), ``repoint_optuna_search`` (``_ot_study``, ``_sampler``, ``_storage``,
 ``_ot_trials`` and an Optuna Trial's ``_trial_id``: resuming a run) and
 ``fail_running_trials`` (``_trial_id``: the end of every search). That is why
 pyproject.toml caps ray and optuna at the versions in ``TESTED``; ``check_versions``
@@ -200,6 +201,22 @@ def drop_tune_messages() -> None:
 def optuna_trial_number(search, trial_id: str) -> int:
     """The Optuna trial number OptunaSearch gave Tune's trial ``trial_id``."""
     return _required(search, "_ot_trials")[trial_id].number
+
+
+def optuna_trial(search, trial_id: str) -> optuna.Trial:
+    """The Optuna trial OptunaSearch asked for Tune's trial ``trial_id``."""
+    return _required(search, "_ot_trials")[trial_id]
+
+
+def optuna_study(search) -> optuna.Study:
+    """The Optuna study an OptunaSearch asks and tells."""
+    return _required(search, "_ot_study")
+
+
+def forget_optuna_trial(search, trial_id: str) -> None:
+    """Make OptunaSearch ask Optuna anew for Tune's trial ``trial_id`` (it asks only for a
+    trial id it holds no Optuna trial for)."""
+    _required(search, "_ot_trials").pop(trial_id, None)
 
 
 def repoint_optuna_search(search, storage) -> None:

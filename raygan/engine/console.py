@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from raygan.results import pareto_mask, plural
+from raygan.results import FRONT_STATUSES, pareto_mask, plural
 from raygan.spec import StudySpec
 
 
@@ -55,15 +55,15 @@ class FrontSize:
 
     def __init__(self, spec: StudySpec, rows: list[dict]):
         self.spec = spec
-        self.points = [self._point(r) for r in rows if r["status"] == "completed"]
+        self.points = [self._point(r) for r in rows if r["status"] in FRONT_STATUSES]
 
     def _point(self, row: dict) -> list[float]:
         return [self.spec.objective_value(o, row) for o in self.spec.objectives]
 
     def add(self, row: dict) -> int:
-        """Count ``row`` in (if completed); returns the front's size."""
+        """Count ``row`` in (if it may stand on the front); returns the front's size."""
         objectives = self.spec.objectives
-        if row["status"] == "completed":
+        if row["status"] in FRONT_STATUSES:
             self.points.append(self._point(row))
         points = np.asarray(self.points, dtype=float).reshape(-1, len(objectives))
         return int(pareto_mask(points, [o.mode for o in objectives]).sum())

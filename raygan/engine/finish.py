@@ -20,6 +20,7 @@ from raygan.engine.validation import (
 )
 from raygan.results import (
     BASELINES_FILE,
+    FRONT_STATUSES,
     SAMPLES_FILE,
     SWEEP_FILE,
     VALIDATION_FILE,
@@ -169,9 +170,9 @@ def finish(
     validation_s = time.perf_counter() - start if spec.validate else None
     rows = tables.trials.select(["trial_id", "status"]).to_pylist()
     # a failed trial's samples describe no model its row stands for; the sweep's front,
-    # like the study's, is over completed trials only
+    # like the study's, is over completed (and pruned) trials only
     ended = [r["trial_id"] for r in rows if r["status"] != "failed"]
-    completed = [r["trial_id"] for r in rows if r["status"] == "completed"]
+    completed = [r["trial_id"] for r in rows if r["status"] in FRONT_STATUSES]
     samples = consolidate_samples(store, run=run, trial_ids=ended)
     sweep = consolidate_sweep(store, spec, columns.metrics, run=run, trial_ids=completed)
     tables = dataclasses.replace(tables, samples=samples, sweep=sweep)

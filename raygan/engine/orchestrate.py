@@ -37,6 +37,7 @@ from raygan.engine.runs import (
     saved_facts,
     spec_of_run,
 )
+from raygan.engine.scheduler import MultiObjectiveASHA
 from raygan.engine.search import RayganGenerator, make_searcher
 from raygan.engine.trainable import checkpoint_config, raygan_trial
 from raygan.engine.tune_output import tune_loggers
@@ -238,6 +239,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def _write_run_facts(spec: StudySpec, store: RunStore, *, run: str, gain_baseline) -> None:
+    choice = spec.sampler_choice()
     store.write_text("study.toml", dump_toml(spec.document))
     facts = {
         "study": spec.name,
@@ -245,6 +247,9 @@ def _write_run_facts(spec: StudySpec, store: RunStore, *, run: str, gain_baselin
         "run": run,
         "raygan_version": raygan.__version__,
         "created": datetime.now(UTC).isoformat(),
+        "sampler": choice.name,  # what sampler = "auto" became, and why
+        "sampler_reason": choice.reason,
+        "scheduler": spec.scheduler,
         "gain_baseline": gain_baseline,  # the report reads it, not the experiment
     }
     store.write_text("run.json", json.dumps(facts, indent=2) + "\n")
@@ -259,6 +264,8 @@ def _make_tuner(
     run: str,
     resume: bool,
     verbose: int,
+    metric_names: list[str],
+    echo,
 ) -> tune.Tuner:
     """A new Tune run, or the interrupted one restored (with its own pickled Recorder)."""
     tune_path = f"{store.location}/{TUNE_DIR}"  # a local path or a URI: Tune takes both
@@ -266,7 +273,10 @@ def _make_tuner(
         return tune.Tuner.restore(
             tune_path, trainable=spec.name, resume_unfinished=True, resume_errored=False
         )
-    searcher = make_searcher(spec, journal=journal, study_name=run)
+    searcher = make_searcher(spec, journal=journal, study_name=run, echo=echo)
+    scheduler = None
+    if spec.scheduler == "mo-asha":
+        scheduler = MultiObjectiveASHA(spec, store, metric_names=metric_names, echo=echo)
     return tune.Tuner(
         spec.name,
         tune_config=tune.TuneConfig(
@@ -275,6 +285,7 @@ def _make_tuner(
                 ConcurrencyLimiter(searcher, max_concurrent=spec.max_concurrent)
             ),
             num_samples=spec.num_samples,
+            scheduler=scheduler,
             time_budget_s=spec.time_budget_s or None,
             reuse_actors=True,
         ),
@@ -321,8 +332,26 @@ def _search(
     resuming = RESUMING.set((store, journal))
     try:
         tuner = _make_tuner(
-            spec, store, recorder, journal=journal, run=run, resume=resume, verbose=verbose
+            spec,
+            store,
+            recorder,
+            journal=journal,
+            run=run,
+            resume=resume,
+            verbose=verbose,
+            metric_names=recorder.metric_names,
+            echo=echo,
         )
+        say = echo or print
+        choice = spec.sampler_choice()
+        say(f"[raygan] sampler: {choice.name} ({choice.reason})")
+        if spec.rungs is not None:
+            rungs = spec.rungs
+            say(
+                f"[raygan] scheduler: mo-asha, rungs after {rungs.min_rounds}, "
+                f"{rungs.min_rounds * rungs.reduction_factor}, ... rounds; the best "
+                f"1/{rungs.reduction_factor} of the trials at a rung go on"
+            )
         (echo or print)(f"[raygan] TensorBoard: tensorboard --logdir {store.location}/{TUNE_DIR}")
         results, saw_sigint = fit_noting_interrupt(tuner, quiet=verbose == 0)
     finally:

@@ -87,14 +87,16 @@ class Recorder(tune.Callback):
             "finished_at": datetime.now(UTC),
         }
 
-    def _ended_row(self, trial_id: str, config: dict, retries: int | None, last: dict) -> dict:
+    def _ended_row(
+        self, trial_id: str, config: dict, retries: int | None, last: dict, *, early: str
+    ) -> dict:
         """The row of a trial that ended without an error: completed if it ran every
-        round, else stopped (by the time budget)."""
+        round, else ``early`` ("pruned" by the scheduler, "stopped" by the time budget)."""
         row = self._base_row(trial_id, config, retries)
         done = last.get("steps_done", last.get("step", -1) + 1)  # older runs: step only
         total = last.get("num_steps", 0)
         row.update(
-            status="completed" if total and done == total else "stopped",
+            status="completed" if total and done == total else early,
             steps=done,
             num_steps=total,
             kept_step=last.get("step"),
@@ -167,9 +169,30 @@ class Recorder(tune.Callback):
         if existing and existing[0]["status"] == "completed":
             compat.release_finished_trial(trial)
             return  # recorded before an interruption; Tune only re-confirmed it
-        last = trial.last_result or {}
-        row = self._ended_row(trial.trial_id, trial.config, self._retries(trial), last)
+        # a trial the scheduler stopped ends on its latest round, not the one it stands for
+        last = self._as_kept(trial.trial_id, trial.last_result or {})
+        row = self._ended_row(
+            trial.trial_id, trial.config, self._retries(trial), last, early="pruned"
+        )
         self._write(trial, row, self._replicate_rows(trial.trial_id, trial.config, last))
+
+    def _as_kept(self, trial_id: str, last: dict) -> dict:
+        """``last`` (a trial's last report) with the round the trial stands for over it,
+        for a trial that ended before its last round (pruned, or cut by the time budget)
+        in a study that keeps each trial's best round; from its rounds in the history."""
+        done, total = last.get("steps_done"), last.get("num_steps")
+        if self.spec.result_round != "best" or done is None or not total or done >= total:
+            return last
+        rounds = self.history.get(trial_id)
+        if rounds is None:
+            rounds = self.store.read_part("history", trial_id, self._history_schema())
+        kept = kept_round(self.spec, rounds)
+        if kept is None:
+            return last
+        names = self.metric_names + spread_names(self.metric_names)
+        own = {m: kept[m] for m in names}
+        replicates = json.loads(last.get(KEPT_REPLICATES) or "{}")
+        return kept_result(last, {**own, "step": kept["step"], REPLICATES: replicates})
 
     def record_cut_short(self, results) -> int:
         """Rows for the trials the time budget stopped: Tune stops them without a
@@ -183,16 +206,9 @@ class Recorder(tune.Callback):
             trial_id = str(last["trial_id"])
             if self.store.read_part("trial", trial_id, self._trial_schema()):
                 continue  # already has its row
-            if self.spec.result_round == "best":  # its best round so far, as if it had ended
-                rounds = self.store.read_part("history", trial_id, self._history_schema())
-                kept = kept_round(self.spec, rounds)
-                if kept is not None:
-                    names = self.metric_names + spread_names(self.metric_names)
-                    own = {m: kept[m] for m in names}
-                    replicates = json.loads(last.get(KEPT_REPLICATES) or "{}")
-                    last = kept_result(last, {**own, "step": kept["step"], REPLICATES: replicates})
+            last = self._as_kept(trial_id, last)  # its best round so far, as if it had ended
             config = result.config or {}
-            row = self._ended_row(trial_id, config, None, last)
+            row = self._ended_row(trial_id, config, None, last, early="stopped")
             self._write(None, row, self._replicate_rows(trial_id, config, last))
             written += 1
         return written

@@ -1,20 +1,32 @@
-"""The searcher: Optuna's samplers through Ray Tune's OptunaSearch, with raygan's seeds."""
+"""The searcher: Optuna's samplers through Ray Tune's OptunaSearch, with raygan's seeds,
+no configuration trained twice, and each trial told as the round it stands for."""
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 
 import optuna
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
-from ray.tune.search import SearchGenerator
+from optuna.trial import FrozenTrial, TrialState
+from ray.tune.search import Searcher, SearchGenerator
 from ray.tune.search.optuna import OptunaSearch
 
 from raygan.engine import compat
 from raygan.engine.runs import RESUMING
+from raygan.engine.trainable import KEPT_VALUES
 from raygan.spec import StudySpec
 from raygan.trial import replicate_seeds
+
+# A sampler that proposes only configurations already run this many times in a row has
+# nothing new left to offer (a small discrete space, used up): the search ends there.
+MAX_REPEATS = 100
+# The Optuna user attributes raygan sets: the earlier trial a proposal repeated, and the
+# rounds a trial ran before the scheduler stopped it.
+REPEAT_OF = "raygan_repeat_of"
+STOPPED_AFTER = "raygan_stopped_after_rounds"
 
 
 def journal_storage(journal: Path) -> JournalStorage:
@@ -22,28 +34,112 @@ def journal_storage(journal: Path) -> JournalStorage:
 
 
 class RayganSearch(OptunaSearch):
-    """OptunaSearch that also hands each trial its index and seed. The Optuna trial number
-    is stable across resumes, so the trial's seed is too."""
+    """OptunaSearch that also hands each trial its index and seed (the Optuna trial number
+    is stable across resumes, so the trial's seed is too), never hands out a configuration
+    already run, and tells Optuna the round a trial stands for (``kept/`` values), which
+    for a trial the scheduler stopped is its kept round so far."""
 
-    def __init__(self, *args, study_seed: int, replicates: int = 1, **kwargs):
+    def __init__(self, *args, study_seed: int, replicates: int = 1, echo=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.study_seed = study_seed
         self.replicates = replicates
+        self.echo = echo  # None: print (looked up when used; Tune pickles this searcher)
+
+    def save(self, checkpoint_path: str):
+        # OptunaSearch pickles its __dict__ with plain pickle: a caller's echo may be a lambda
+        echo, self.echo = self.echo, None
+        try:
+            super().save(checkpoint_path)
+        finally:
+            self.echo = echo
 
     def restore(self, checkpoint_path: str):
+        echo = getattr(self, "echo", None)  # this run's, not the saved None
         super().restore(checkpoint_path)
+        self.echo = echo
         where = RESUMING.get()
         if where is not None:
             compat.repoint_optuna_search(self, journal_storage(where[1]))
 
     def suggest(self, trial_id: str):
-        config = super().suggest(trial_id)
-        if isinstance(config, dict):
-            number = compat.optuna_trial_number(self, trial_id)
-            # a searcher pickled by an older raygan has no replicates: one seed, as then
-            seeds = replicate_seeds(self.study_seed, number, getattr(self, "replicates", 1))
-            config = {**config, "_index": number, "_seed": seeds[0], "_seeds": seeds}
-        return config
+        for _ in range(MAX_REPEATS):
+            config = super().suggest(trial_id)
+            if not isinstance(config, dict):
+                return config
+            trial = compat.optuna_trial(self, trial_id)
+            earlier = _same_configuration(compat.optuna_study(self), trial)
+            if earlier is None:
+                break
+            self._tell_repeat(trial, earlier)
+            compat.forget_optuna_trial(self, trial_id)  # ask Optuna again for this trial
+        else:
+            self._say(
+                f"[raygan] the sampler proposed only configurations already run, "
+                f"{MAX_REPEATS} times in a row: the search space is used up, the search ends"
+            )
+            return Searcher.FINISHED
+        number = compat.optuna_trial_number(self, trial_id)
+        # a searcher pickled by an older raygan has no replicates: one seed, as then
+        seeds = replicate_seeds(self.study_seed, number, getattr(self, "replicates", 1))
+        return {**config, "_index": number, "_seed": seeds[0], "_seeds": seeds}
+
+    def _tell_repeat(self, trial: optuna.Trial, earlier: FrozenTrial) -> None:
+        """Close a proposal that repeats ``earlier``'s configuration without training it:
+        told ``earlier``'s values where it has them (the sampler learns what that
+        configuration gave and moves on), else (still running) failed."""
+        study = compat.optuna_study(self)
+        trial.set_user_attr(REPEAT_OF, earlier.number)
+        if earlier.state == TrialState.COMPLETE:
+            study.tell(trial, earlier.values)
+            outcome = f"told it trial {earlier.number}'s result"
+        else:
+            study.tell(trial, state=TrialState.FAIL)
+            outcome = f"trial {earlier.number} is still running; marked failed"
+        self._say(
+            f"[raygan] the sampler proposed trial {earlier.number}'s configuration again: "
+            f"not trained (replicates re-train a configuration); {outcome} as Optuna trial "
+            f"{trial.number}, and asked again"
+        )
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
+        if result and not error:
+            metrics = self.metric if isinstance(self.metric, list) else [self.metric]
+            kept = {m: result[KEPT_VALUES + m] for m in metrics if KEPT_VALUES + m in result}
+            result = {**result, **kept}
+            done, total = result.get("steps_done"), result.get("num_steps")
+            if done is not None and total and done < total:
+                compat.optuna_trial(self, trial_id).set_user_attr(STOPPED_AFTER, int(done))
+        super().on_trial_complete(trial_id, result, error)
+
+    def _say(self, line: str) -> None:
+        (self.echo or print)(line)
+
+
+def _same_configuration(study: optuna.Study, trial: optuna.Trial) -> FrozenTrial | None:
+    """The earliest other trial of ``study`` with ``trial``'s parameters that ran, runs or
+    is queued (failed ones do not count: they may be run again), or None."""
+    params = trial.params
+    states = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
+    for other in study.get_trials(deepcopy=False, states=states):
+        if other.number != trial.number and REPEAT_OF not in other.user_attrs:
+            if _same_params(other.params, params):
+                return other
+    return None
+
+
+def _same_params(a: dict, b: dict) -> bool:
+    if a.keys() != b.keys():
+        return False
+    for key, x in a.items():
+        y = b[key]
+        if isinstance(x, float) or isinstance(y, float):
+            if not (isinstance(x, int | float) and isinstance(y, int | float)):
+                return False
+            if not math.isclose(x, y, rel_tol=1e-12, abs_tol=1e-12):
+                return False
+        elif x != y:
+            return False
+    return True
 
 
 class RayganGenerator(SearchGenerator):
@@ -58,16 +154,33 @@ class RayganGenerator(SearchGenerator):
 
 
 def make_sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
+    """The study's Optuna sampler (``spec.sampler_choice()``), seeded by the study seed.
+    Every one of them keeps trials asked in parallel apart: GPSampler scores a proposal
+    jointly with the running trials (q-batch log-EHVI), TPE lies about them (constant
+    liar), NSGA-II draws a generation at a time."""
     seed = spec.seed
-    if spec.sampler == "nsga2":
-        # Optuna's default population (50) would leave a laptop study in its random first
-        # generation; a quarter of the budget gives it a few generations to evolve.
-        population = max(4, min(50, spec.num_samples // 4))
-        return optuna.samplers.NSGAIISampler(population_size=population, seed=seed)
-    if spec.sampler == "tpe":
-        return optuna.samplers.TPESampler(seed=seed)
-    if spec.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
+    name = spec.sampler_choice().name
+    # random first trials before a model is fitted: Optuna's 10 is a third of a laptop
+    # budget; a quarter of the budget, between 4 and 10
+    startup = max(4, min(10, spec.num_samples // 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if name == "gp":
+            # a GAN's scores are noisy: the GP fits a noise term
+            return optuna.samplers.GPSampler(
+                seed=seed, n_startup_trials=startup, deterministic_objective=False
+            )
+        if name == "nsga2":
+            # Optuna's default population (50) would leave a laptop study in its random first
+            # generation; a quarter of the budget gives it a few generations to evolve.
+            population = max(4, min(50, spec.num_samples // 4))
+            return optuna.samplers.NSGAIISampler(population_size=population, seed=seed)
+        if name == "tpe":
+            return optuna.samplers.TPESampler(
+                seed=seed, n_startup_trials=startup, multivariate=True, constant_liar=True
+            )
+        if name == "random":
+            return optuna.samplers.RandomSampler(seed=seed)
     return optuna.samplers.GridSampler({p.name: p.grid_values() for p in spec.search}, seed=seed)
 
 
@@ -81,7 +194,7 @@ def _distribution(p) -> optuna.distributions.BaseDistribution:
     )
 
 
-def make_searcher(spec: StudySpec, *, journal: Path, study_name: str) -> RayganSearch:
+def make_searcher(spec: StudySpec, *, journal: Path, study_name: str, echo=None) -> RayganSearch:
     """The study's searcher, its Optuna study in ``journal`` under ``study_name``."""
     metrics = [spec.objective_key(o) for o in spec.objectives]
     modes = [o.mode for o in spec.objectives]
@@ -100,6 +213,7 @@ def make_searcher(spec: StudySpec, *, journal: Path, study_name: str) -> RayganS
         points_to_evaluate=[dict(p) for p in spec.start] if fresh else None,
         study_seed=spec.seed,
         replicates=spec.replicates,
+        echo=echo,
     )
     # optuna-dashboard then labels the values by objective, not "0" and "1"
     study = optuna.load_study(study_name=study_name, storage=journal_storage(journal))

@@ -44,6 +44,9 @@ KEPT = "kept"
 # those of the round kept so far (what a trial cut short by the time budget records).
 REPLICATES = "replicates"
 KEPT_REPLICATES = "kept_replicates"
+# The objectives of the round kept so far, in every report ("kept/<objective key>"): what a
+# trial stands for if a scheduler stops it now, which mo-asha ranks and Optuna is told.
+KEPT_VALUES = "kept/"
 
 
 def raygan_trial(
@@ -135,6 +138,7 @@ def raygan_trial(
         result = {
             **this_round,
             KEPT_REPLICATES: json.dumps(kept[REPLICATES]),  # text: TensorBoard skips it
+            **{KEPT_VALUES + key: kept[key] for key in map(spec.objective_key, spec.objectives)},
             "steps_done": steps_done,
             "num_steps": num_steps,
             "trial_time_s": elapsed_before + time.perf_counter() - start,

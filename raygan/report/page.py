@@ -98,7 +98,10 @@ def summary(run: Run) -> str:
     trial counts, raygan version, date."""
     versions = sorted({str(v) for v in run.trials.get("raygan_version", pd.Series()).dropna()})
     version = ", ".join(versions) or run.meta.get("raygan_version", "?")
-    counts = ", ".join(f"{run.count(s)} {s}" for s in ("completed", "failed", "stopped"))
+    shown = [
+        s for s in ("completed", "pruned", "failed", "stopped") if s != "pruned" or run.count(s)
+    ]
+    counts = ", ".join(f"{run.count(s)} {s}" for s in shown)
     facts = [
         ("study", run.meta.get("study", run.spec.name)),
         ("profile", run.meta.get("profile", "?")),

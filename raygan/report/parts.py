@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from raygan.results import (
+    FRONT_STATUSES,
     RunStore,
     history_schema,
     objective_values,
@@ -71,7 +72,7 @@ def trials_from_parts(run_dir: Path, spec: StudySpec, *, run: str | None) -> pd.
     completed ones, ``validated_front`` false. Raises PartsError."""
     trials = read_parts(run_dir, "trial", trial_schema(spec, _metrics(spec)), run=run)
     trials = _last_attempts(trials)
-    completed = pc.equal(trials["status"], "completed").to_numpy(zero_copy_only=False)
+    completed = pc.is_in(trials["status"], pa.array(FRONT_STATUSES)).to_numpy(zero_copy_only=False)
     front = np.zeros(len(trials), dtype=bool)
     front[completed] = pareto_mask(
         objective_values(spec, trials.filter(pa.array(completed))),

@@ -19,7 +19,7 @@ from raygan.report.parts import (
     validation_from_parts,
 )
 from raygan.report.samples import load_samples
-from raygan.results import BASELINES_FILE, validated_means
+from raygan.results import BASELINES_FILE, FRONT_STATUSES, validated_means
 from raygan.spec import Objective, SpecError, StudySpec, load_spec
 
 
@@ -46,7 +46,7 @@ class Run:
 
     @property
     def completed(self) -> pd.DataFrame:
-        done = self.trials[self.trials.status == "completed"]
+        done = self.trials[self.trials.status.isin(FRONT_STATUSES)]
         return done.dropna(subset=[o.metric for o in self.spec.objectives])
 
     @property
@@ -110,7 +110,9 @@ def load_run(run_dir: Path) -> Run:
         history = table("history.parquet", history_from_parts)
         validation = table("validation.parquet", validation_from_parts)
         baselines = table(BASELINES_FILE, None)
-        front = trials[(trials.status == "completed") & trials.pareto.fillna(False).astype(bool)]
+        front = trials[
+            trials.status.isin(FRONT_STATUSES) & trials.pareto.fillna(False).astype(bool)
+        ]
         samples = load_samples(run_dir, front, run=run)
     except (SpecError, OSError, ValueError, PartsError) as e:
         # ValueError: unreadable files (ArrowInvalid, JSON errors)

@@ -4,8 +4,15 @@ front table (front) and the summary printed for people (summary)."""
 
 from raygan.names import NAME_RE
 from raygan.results.front import FrontRow, FrontTable, front_rows
-from raygan.results.pareto import hypervolume, objective_values, pareto_mask, validated_means
+from raygan.results.pareto import (
+    hypervolume,
+    objective_values,
+    pareto_mask,
+    promotion_order,
+    validated_means,
+)
 from raygan.results.schema import (
+    FRONT_STATUSES,
     IDENTITY,
     MATRIX,
     REQUIRED,
@@ -53,6 +60,7 @@ __all__ = [
     "SAMPLES_FILE",
     "SAMPLE_CAP",
     "SAMPLE_COLUMNS",
+    "FRONT_STATUSES",
     "TRIAL_STATUSES",
     "VALIDATION_FILE",
     "FrontRow",
@@ -69,6 +77,7 @@ __all__ = [
     "mean_std",
     "objective_values",
     "pareto_mask",
+    "promotion_order",
     "param_type",
     "param_value",
     "plural",

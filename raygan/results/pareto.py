@@ -120,3 +120,52 @@ def validated_means(spec: StudySpec, validation: pa.Table) -> dict[str, list]:
     )
     out["validated_front"] = [bool(m) for m in mask]
     return out
+
+
+def promotion_order(values: np.ndarray, modes: Sequence[str]) -> np.ndarray:
+    """Row indices, best first, as MO-ASHA promotes at a rung (Schmucker et al. 2021, with
+    its NSGA-II selection rule, Deb et al. 2002): by non-dominated rank (moocore's
+    ``pareto_rank``), within one rank by crowding distance (the ends of a rank first, then
+    the most isolated), then earlier rows first.
+
+    ``values``: (rows, objectives); ``modes``: "max" or "min" per objective. Returns an
+    int array of shape (rows,). Rows with a NaN come last. Raises ValueError as
+    :func:`pareto_mask` does.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 2 or values.shape[1] != len(modes):
+        raise ValueError(f"values of shape {values.shape} need 2 dims and {len(modes)} columns")
+    _check_modes(modes)
+    rows = len(values)
+    valid = ~np.isnan(values).any(axis=1)
+    rank = np.full(rows, rows, dtype=np.int64)  # NaN rows: behind every real rank
+    crowding = np.zeros(rows)
+    if valid.any() and modes:
+        # ranks of values, not the values: dominance is the same and moocore takes no inf
+        points = np.column_stack(
+            [np.unique(c, return_inverse=True)[1] for c in values[valid].T]
+        ).astype(np.float64)
+        rank[valid] = moocore.pareto_rank(points, maximise=[m == "max" for m in modes])
+        index = np.flatnonzero(valid)
+        for r in np.unique(rank[valid]):
+            members = index[rank[index] == r]
+            crowding[members] = _crowding_distance(values[members])
+    # lexsort sorts by its last key first: rank, then crowding (larger first), then row
+    return np.lexsort((np.arange(rows), -crowding, rank))
+
+
+def _crowding_distance(points: np.ndarray) -> np.ndarray:
+    """NSGA-II's crowding distance of mutually non-dominated points (rows): per objective,
+    the gap between each point's neighbours over the objective's span, summed; the ends
+    get infinity. Kept here: moocore has no crowding distance."""
+    n = len(points)
+    distance = np.zeros(n)
+    if n <= 2:
+        return np.full(n, np.inf)
+    for column in points.T:
+        order = np.argsort(column, kind="stable")
+        span = column[order[-1]] - column[order[0]]
+        distance[order[0]] = distance[order[-1]] = np.inf
+        if span > 0:
+            distance[order[1:-1]] += (column[order[2:]] - column[order[:-2]]) / span
+    return distance

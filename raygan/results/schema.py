@@ -15,7 +15,11 @@ import pyarrow as pa
 if TYPE_CHECKING:  # only for annotations: results must stay importable without experiments
     from raygan.spec import Param, StudySpec
 
-TRIAL_STATUSES = ("completed", "stopped", "failed")  # stopped: ended early, never on the front
+# completed: every round run; pruned: stopped at a rung by the scheduler (mo-asha), its kept
+# round a real point of the model trained so far, so it may stand on the front; stopped:
+# cut by the time budget, never on the front; failed: raised.
+TRIAL_STATUSES = ("completed", "pruned", "stopped", "failed")
+FRONT_STATUSES = ("completed", "pruned")
 # Every part row must say which trial it belongs to; everything else may be unknown (a trial
 # that errors before it starts still gets a row, recorded from the engine's callback).
 IDENTITY = [

@@ -44,6 +44,7 @@ import pyarrow.parquet as pq
 from raygan.names import NAME_RE
 from raygan.results.pareto import objective_values, pareto_mask, validated_means
 from raygan.results.schema import (
+    FRONT_STATUSES,
     REQUIRED,
     TRIAL_STATUSES,
     history_schema,
@@ -300,7 +301,9 @@ class RunStore:
         trials = trials.take(pa.array(keep, type=pa.int64()))  # typed: [] alone is null-typed
         trials = trials.sort_by([("trial_index", "ascending"), ("trial_id", "ascending")])
 
-        completed = pc.equal(trials["status"], "completed").to_numpy(zero_copy_only=False)
+        completed = pc.is_in(trials["status"], pa.array(FRONT_STATUSES)).to_numpy(
+            zero_copy_only=False
+        )
         front = np.zeros(len(trials), dtype=bool)
         front[completed] = pareto_mask(
             objective_values(spec, trials.filter(pa.array(completed))),

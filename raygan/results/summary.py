@@ -86,7 +86,8 @@ def format_summary(
     rows = tables.trials.to_pylist()
     counts = {s: sum(r["status"] == s for r in rows) for s in TRIAL_STATUSES}
     head = f"{spec.name} (profile {spec.profile}): {plural(len(rows), 'trial')}: "
-    head += ", ".join(f"{counts[s]} {s}" for s in ("completed", "failed", "stopped"))
+    shown = [s for s in ("completed", "pruned", "failed", "stopped") if s != "pruned" or counts[s]]
+    head += ", ".join(f"{counts[s]} {s}" for s in shown)
     if wall_s is not None:
         head += f" in {_duration(wall_s)}"
     if validation_s is not None:

@@ -13,6 +13,7 @@ from typing import Any
 from raygan.experiments.registry import get_declaration
 from raygan.settings import build_config, is_int, kind_problem, same_value
 from raygan.spec.files import SpecError, display
+from raygan.spec.scheduling import Rungs, SamplerChoice, choose_sampler
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,9 @@ class StudySpec:
     description: str
     experiment: str
     seed: int
-    sampler: str
+    sampler: str  # as written: "auto" or a sampler's name (sampler_choice() resolves it)
+    scheduler: str  # "fifo" | "mo-asha"
+    rungs: Rungs | None  # mo-asha's rungs; None with "fifo"
     data: dict
     fixed: dict
     search: tuple[Param, ...]
@@ -177,6 +180,16 @@ class StudySpec:
         if self.aggregate == "mean":
             return objective.metric
         return f"{objective.metric}_{self.aggregate}"
+
+    def sampler_choice(self) -> SamplerChoice:
+        """The sampler this study runs and why (``sampler = "auto"`` resolved by the
+        search space and the budget; see raygan.spec.scheduling.choose_sampler)."""
+        return choose_sampler(
+            self.sampler,
+            search=self.search,
+            num_samples=self.num_samples,
+            objectives=self.objectives,
+        )
 
     def grid_size(self) -> int | None:
         """Number of grid points when the sampler is 'grid', else None."""

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from raygan.experiments.registry import REGISTRY, get_declaration
 from raygan.settings import is_int, is_number
 from raygan.spec.model import Objective, Param, StudySpec, grid_points
+from raygan.spec.scheduling import RUNG_KEYS, SAMPLERS, SCHEDULERS, Rungs
 from raygan.spec.sweep import parse_sweep
 from raygan.spec.tables import (
     Where,
@@ -27,7 +28,6 @@ from raygan.spec.tables import (
 if TYPE_CHECKING:
     from raygan.experiments.base import Declaration
 
-SAMPLERS = ("nsga2", "tpe", "random", "grid")
 MAX_GRID_POINTS = 10_000
 MAX_SEED = 2**32 - 1  # Optuna's samplers seed numpy's RandomState, which stops here
 
@@ -37,6 +37,8 @@ TOP_KEYS = (
     "experiment",
     "seed",
     "sampler",
+    "scheduler",
+    "rungs",
     "data",
     "fixed",
     "search",
@@ -85,6 +87,7 @@ def validate(doc: dict, where: Where, *, name: str, path: Path, profile: str) ->
     experiment = _experiment(where, doc)
     seed = _seed(where, doc)
     sampler = _sampler(where, doc)
+    scheduler, rungs = _scheduler(where, doc)
     declaration = get_declaration(experiment)
     data, fixed = _settings(where, doc, declaration, experiment)
     search = parse_search(where, doc, declaration.Config, experiment, fixed)
@@ -111,6 +114,8 @@ def validate(doc: dict, where: Where, *, name: str, path: Path, profile: str) ->
         experiment=experiment,
         seed=seed,
         sampler=sampler,
+        scheduler=scheduler,
+        rungs=rungs,
         data=data,
         fixed=fixed,
         search=search,
@@ -159,12 +164,34 @@ def _seed(where: Where, doc: dict) -> int:
 
 
 def _sampler(where: Where, doc: dict) -> str:
-    if "sampler" not in doc:
-        raise where.error("sampler", f"missing; one of {', '.join(map(repr, SAMPLERS))}")
-    sampler = doc["sampler"]
+    sampler = doc.get("sampler", "auto")
     if sampler not in SAMPLERS:
         raise where.error("sampler", f"{sampler!r} must be one of {', '.join(map(repr, SAMPLERS))}")
     return sampler
+
+
+def _scheduler(where: Where, doc: dict) -> tuple[str, Rungs | None]:
+    """``scheduler`` ("fifo": every trial runs all its rounds; "mo-asha") and its [rungs]."""
+    scheduler = doc.get("scheduler", "fifo")
+    if scheduler not in SCHEDULERS:
+        raise where.error(
+            "scheduler",
+            f"{scheduler!r} must be one of {', '.join(map(repr, SCHEDULERS))} ('fifo': every "
+            "trial runs all its rounds; 'mo-asha': dominated trials stop at a rung)",
+        )
+    if "rungs" not in doc:
+        return scheduler, Rungs() if scheduler == "mo-asha" else None
+    table = table_at(where, doc, "rungs")
+    if scheduler != "mo-asha":
+        raise where.error("rungs", "is set but scheduler is not 'mo-asha' (rungs are its stops)")
+    check_keys(where, "rungs", table, RUNG_KEYS)
+    min_rounds = table.get("min_rounds", 1)
+    if not is_int(min_rounds) or min_rounds < 1:
+        raise where.error("rungs.min_rounds", f"{min_rounds!r} must be an integer >= 1")
+    factor = table.get("reduction_factor", 3)
+    if not is_int(factor) or factor < 2:
+        raise where.error("rungs.reduction_factor", f"{factor!r} must be an integer >= 2")
+    return scheduler, Rungs(min_rounds, factor)
 
 
 def _settings(

@@ -256,6 +256,7 @@ def _where_and_when(last: dict) -> dict:
 
     return {
         "wall_time_s": last.get("trial_time_s"),
+        "cpu_time_s": last.get("trial_cpu_s"),
         "peak_rss_mb": last.get("peak_rss_mb"),
         "node": last.get("node"),
         "node_id": last.get("node_id"),

@@ -88,7 +88,7 @@ def raygan_trial(
     if stop_step is not None:  # the step scored is the last one trained, whatever the study
         spec = replace(spec, result_round="last")
         num_steps = min(num_steps, int(stop_step) + 1)
-    elapsed_before, last, kept = _restore(replicates)
+    elapsed_before, cpu_before, last, kept = _restore(replicates)
     identity, samples_key = _sample_identity(config, spec=spec, run=run)
     store = RunStore.at(location)
     steps_done = replicates[0].steps_done
@@ -96,7 +96,7 @@ def raygan_trial(
         # Finished after Tune's last snapshot: say so again rather than train again.
         tune.report(kept_result(last, kept))
         return
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     while steps_done < num_steps:
         step = steps_done
         rounds = []
@@ -142,6 +142,9 @@ def raygan_trial(
             "steps_done": steps_done,
             "num_steps": num_steps,
             "trial_time_s": elapsed_before + time.perf_counter() - start,
+            # what a trial costs: the process's CPU time, every thread (wall time on a
+            # shared machine also counts the waits for a core)
+            "trial_cpu_s": cpu_before + time.process_time() - cpu_start,
             "trial_index": index,
             "seed": seed,
             "node": node,
@@ -191,24 +194,29 @@ def _device(gpus: float) -> str:
     return "cuda"
 
 
-def _restore(replicates: list) -> tuple[float, dict | None, dict | None]:
-    """(seconds trained before, last report, kept round) from Tune's checkpoint, if any,
-    after loading each replicate's state from it."""
+def _restore(replicates: list) -> tuple[float, float, dict | None, dict | None]:
+    """(seconds trained before, CPU-seconds before, last report, kept round) from Tune's
+    checkpoint, if any, after loading each replicate's state from it."""
     checkpoint = tune.get_checkpoint()
     if checkpoint is None:
-        return 0.0, None, None
+        return 0.0, 0.0, None, None
     with checkpoint.as_directory() as path:
         for r, experiment in enumerate(replicates):
             experiment.load(_replicate_dir(path, r, len(replicates)))
         saved = json.loads((Path(path) / "raygan.json").read_text())
-    return saved["trial_time_s"], saved["last"], saved.get("kept")
+    return saved["trial_time_s"], saved.get("trial_cpu_s", 0.0), saved["last"], saved.get("kept")
 
 
 def _report_with_checkpoint(replicates: list, result: dict, kept: dict | None) -> None:
     with tempfile.TemporaryDirectory() as path:
         for r, experiment in enumerate(replicates):
             experiment.save(_replicate_dir(path, r, len(replicates), create=True))
-        state = {"trial_time_s": result["trial_time_s"], "last": result, "kept": kept}
+        state = {
+            "trial_time_s": result["trial_time_s"],
+            "trial_cpu_s": result["trial_cpu_s"],
+            "last": result,
+            "kept": kept,
+        }
         (Path(path) / "raygan.json").write_text(json.dumps(state))
         tune.report(result, checkpoint=tune.Checkpoint.from_directory(path))
 

@@ -93,6 +93,7 @@ def trial_schema(
         ("num_steps", pa.int64()),
         ("kept_step", pa.int64()),  # the step whose metrics the row holds ([result] round)
         ("wall_time_s", pa.float64()),
+        ("cpu_time_s", pa.float64()),  # CPU-seconds of the trial's process (all its threads)
         ("peak_rss_mb", pa.float64()),  # of the worker process, over every trial it ran
         ("cpus", pa.float64()),
         ("gpus", pa.float64()),

@@ -98,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="where run directories go (default: ./raygan_runs)",
     )
     p.add_argument(
+        "--optuna-storage",
+        metavar="URL",
+        help="keep the Optuna study in a database (postgresql://user:pw@host/db, "
+        "sqlite:////path.db) or a journal file on shared storage, instead of the run's own "
+        "optuna.journal; give it again with --resume (default: the run's journal)",
+    )
+    p.add_argument(
         "--name",
         metavar="RUN",
         help="run name: the run directory is STORAGE/RUN (default: STUDY-PROFILE-DATE-TIME)",
@@ -163,6 +170,10 @@ def _resume_command(args: argparse.Namespace, name: str) -> str:
         cmd += ["--storage", args.storage]
     if args.address:
         cmd += ["--address", args.address]
+    if args.optuna_storage:  # its password, if any, stays out of what is printed
+        from raygan.engine.optuna_storage import masked
+
+        cmd += ["--optuna-storage", masked(args.optuna_storage)]
     return shlex.join(cmd)
 
 
@@ -239,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
             resume=args.resume,
             cpus_per_trial=args.cpus_per_trial,
             gpus_per_trial=args.gpus_per_trial,
+            optuna_storage=args.optuna_storage,
             verbose=0 if args.quiet else 1,
         )
     except (StudyError, SpecError) as e:

@@ -334,6 +334,7 @@ def test_start_points_run_first_then_the_sampler(ray_session, faulty_study, tmp_
 def test_start_points_are_queued_once_per_optuna_study(ray_session, faulty_study, tmp_path):
     # a run restarted before Tune's first snapshot builds its searcher again on the same
     # journal: the start points queued the first time are still there, waiting
+    from raygan.engine.optuna_storage import OptunaStorage
     from raygan.engine.search import make_searcher as _make_searcher
 
     study = tmp_path / "started.toml"
@@ -341,7 +342,7 @@ def test_start_points_are_queued_once_per_optuna_study(ray_session, faulty_study
     spec = load_spec(study)
     journal = tmp_path / "optuna.journal"
     for _ in range(2):
-        _make_searcher(spec, journal=journal, study_name="s")
+        _make_searcher(spec, storage=OptunaStorage(journal=journal), study_name="s")
         waiting = [t.system_attrs["fixed_params"] for t in optuna_trials(tmp_path, "s")]
         assert waiting == [{"x": 0.9, "y": 0.1}, {"x": 0.3, "y": 0.5}]
 

@@ -43,7 +43,6 @@ import ctypes
 import logging
 import os
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 from typing import Any
 
 import optuna
@@ -241,14 +240,10 @@ def repoint_generator(generator, root: str) -> None:
         storage.storage_fs_path = root
 
 
-def fail_running_trials(journal: Path, *, study_name: str) -> int:
-    """Mark FAIL every Optuna trial of the journal still RUNNING; returns how many.
-    Optuna's public API finishes a trial only through the Trial object that asked for it,
-    which a driver killed between ask and tell no longer has."""
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
-
-    storage = JournalStorage(JournalFileBackend(str(journal)))
+def fail_running_trials(storage, *, study_name: str) -> int:
+    """Mark FAIL every Optuna trial of the study in ``storage`` still RUNNING; returns how
+    many. Optuna's public API finishes a trial only through the Trial object that asked for
+    it, which a driver killed between ask and tell no longer has."""
     study = optuna.load_study(study_name=study_name, storage=storage)
     running: Any = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
     for trial in running:

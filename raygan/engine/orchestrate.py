@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
 import ray
 from ray import tune
@@ -24,6 +23,7 @@ from raygan.claim import RunBusy, hold_lock
 from raygan.engine import compat
 from raygan.engine.errors import StudyError, StudyInterrupted
 from raygan.engine.finish import Columns, StudyOutcome, finish, run_baselines
+from raygan.engine.optuna_storage import OptunaStorage, parse_optuna_storage
 from raygan.engine.recorder import Recorder
 from raygan.engine.resources import fit_noting_interrupt, resources, terminate_as_interrupt
 from raygan.engine.runs import (
@@ -56,6 +56,7 @@ def run_study(
     cpus_per_trial: float | None = None,
     gpus_per_trial: float | None = None,
     overrides: Sequence[str | tuple[str, str]] = (),
+    optuna_storage: str | None = None,
     verbose: int = 1,
     echo=print,
 ) -> StudyOutcome:
@@ -65,7 +66,10 @@ def run_study(
     Ray if none is running. ``name``: the run directory's name under ``storage`` (default:
     study-profile-date-time, made unique). A resumed run keeps the spec it was started
     with; ``overrides`` (the ``--set`` items and the flags that stand for one, as given to
-    ``load_spec``) may restate it, and one that changes a value is refused. Raises
+    ``load_spec``) may restate it, and one that changes a value is refused.
+    ``optuna_storage``: a database URL or a journal file path where the Optuna study is
+    kept instead of the run's own journal (raygan.engine.optuna_storage); a resumed run is
+    given it again. Raises
     StudyError on bad input, before anything is written (a new run's directory is removed
     again when bad input shows up later), and when another process holds the run.
     """
@@ -73,13 +77,22 @@ def run_study(
     # now, before any of that, whether lines go to print (None) or to a caller's echo.
     echo = None if echo is print else echo
     _check_flags(name=name, gpus_per_trial=gpus_per_trial)
+    shared = parse_optuna_storage(optuna_storage) if optuna_storage is not None else None
     store = open_store(storage, name or default_run_name(spec))
     run_id = store.name  # the run's name, as its rows and journal say
     if resume:
         facts = saved_facts(store)
         run_id = facts.get("run", run_id)  # a copied or moved run keeps its first name
         spec = spec_of_run(store, facts, overrides)
+        _check_resumed_storage(facts.get("optuna_storage"), shared)
     check_study(spec)
+    if shared is not None:  # reachable, and (for a new run) no study of that name in it
+        shared.open()
+        if not resume and shared.has_study(run_id):
+            raise StudyError(
+                f"--optuna-storage: {shared.shown} already holds an Optuna study named "
+                f"{run_id!r}; choose another --name"
+            )
     with contextlib.ExitStack() as held:
         if not resume:
             store = claim(storage, store, by_default=name is None)
@@ -97,6 +110,7 @@ def run_study(
                 resume=resume,
                 cpus_per_trial=cpus_per_trial,
                 gpus_per_trial=gpus_per_trial,
+                shared=shared,
                 verbose=verbose,
                 echo=echo,
             )
@@ -104,6 +118,22 @@ def run_study(
             if not resume:  # bad input found late: a new run leaves nothing behind
                 store.remove()
             raise
+
+
+def _check_resumed_storage(recorded: str | None, given: OptunaStorage | None) -> None:
+    """A resumed run continues the Optuna study where it was started: the same
+    --optuna-storage (compared without its password), or none for the run's own journal."""
+    if recorded is not None and given is None:
+        raise StudyError(
+            f"--resume: this run keeps its Optuna study in {recorded}; give --optuna-storage "
+            "with that URL or path"
+        )
+    if given is not None and given.shown != recorded:
+        where = recorded or "the run's own optuna.journal"
+        raise StudyError(
+            f"--optuna-storage: {given.shown} is not where this run keeps its Optuna study "
+            f"({where})"
+        )
 
 
 def _check_flags(*, name: str | None, gpus_per_trial: float | None) -> None:
@@ -151,6 +181,7 @@ def _run_claimed(
     resume: bool,
     cpus_per_trial: float | None,
     gpus_per_trial: float | None,
+    shared: OptunaStorage | None,
     verbose: int,
     echo,
 ) -> StudyOutcome:
@@ -163,7 +194,9 @@ def _run_claimed(
         columns = Columns(list(cls.metrics), list(cls.matrix_metrics))
         store.makedirs()
         if not resume:
-            _write_run_facts(spec, store, run=name, gain_baseline=cls.gain_baseline)
+            _write_run_facts(
+                spec, store, run=name, gain_baseline=cls.gain_baseline, optuna_storage=shared
+            )
         recorder = Recorder(
             spec,
             store,
@@ -181,7 +214,7 @@ def _run_claimed(
             spec,
             store,
             recorder,
-            journal=journal,
+            optuna_store=shared or OptunaStorage(journal=journal),
             run=name,
             resume=resume,
             cpus=cpus,
@@ -238,7 +271,14 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _write_run_facts(spec: StudySpec, store: RunStore, *, run: str, gain_baseline) -> None:
+def _write_run_facts(
+    spec: StudySpec,
+    store: RunStore,
+    *,
+    run: str,
+    gain_baseline,
+    optuna_storage: OptunaStorage | None,
+) -> None:
     choice = spec.sampler_choice()
     store.write_text("study.toml", dump_toml(spec.document))
     facts = {
@@ -250,6 +290,8 @@ def _write_run_facts(spec: StudySpec, store: RunStore, *, run: str, gain_baselin
         "sampler": choice.name,  # what sampler = "auto" became, and why
         "sampler_reason": choice.reason,
         "scheduler": spec.scheduler,
+        # where the Optuna study is kept, password masked; null: the run's optuna.journal
+        "optuna_storage": optuna_storage.shown if optuna_storage is not None else None,
         "gain_baseline": gain_baseline,  # the report reads it, not the experiment
     }
     store.write_text("run.json", json.dumps(facts, indent=2) + "\n")
@@ -260,7 +302,7 @@ def _make_tuner(
     store: RunStore,
     recorder: Recorder,
     *,
-    journal: Path,
+    optuna_store: OptunaStorage,
     run: str,
     resume: bool,
     verbose: int,
@@ -273,7 +315,7 @@ def _make_tuner(
         return tune.Tuner.restore(
             tune_path, trainable=spec.name, resume_unfinished=True, resume_errored=False
         )
-    searcher = make_searcher(spec, journal=journal, study_name=run, echo=echo)
+    searcher = make_searcher(spec, storage=optuna_store, study_name=run, echo=echo)
     scheduler = None
     if spec.scheduler == "mo-asha":
         scheduler = MultiObjectiveASHA(spec, store, metric_names=metric_names, echo=echo)
@@ -305,7 +347,7 @@ def _search(
     store: RunStore,
     recorder: Recorder,
     *,
-    journal: Path,
+    optuna_store: OptunaStorage,
     run: str,
     resume: bool,
     cpus: float,
@@ -329,13 +371,13 @@ def _search(
     )
     # Trials show as '<study>_<id>' in Tune's table and logs, not '_train_<id>'.
     tune.register_trainable(spec.name, trainable)
-    resuming = RESUMING.set((store, journal))
+    resuming = RESUMING.set((store, optuna_store))
     try:
         tuner = _make_tuner(
             spec,
             store,
             recorder,
-            journal=journal,
+            optuna_store=optuna_store,
             run=run,
             resume=resume,
             verbose=verbose,
@@ -372,6 +414,9 @@ def _search(
         )
     if spec.time_budget_s:
         recorder.record_cut_short(results)
-    compat.fail_running_trials(journal, study_name=run)  # a killed driver's orphans
-    if store.local_path is None:  # keep the run's Optuna study with its results
+    # a killed driver's orphans
+    compat.fail_running_trials(optuna_store.open(), study_name=run)
+    journal = optuna_store.journal
+    if journal is not None and (store.local_path is None or optuna_store.shared):
+        # keep the run's Optuna study with its results (a database keeps its own)
         store.write_text("optuna.journal", journal.read_text(encoding="utf-8"))

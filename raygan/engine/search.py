@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import math
 import warnings
-from pathlib import Path
 
 import optuna
-from optuna.storages import JournalStorage
-from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 from ray.tune.search import Searcher, SearchGenerator
 from ray.tune.search.optuna import OptunaSearch
 
 from raygan.engine import compat
+from raygan.engine.optuna_storage import OptunaStorage
 from raygan.engine.runs import RESUMING
 from raygan.engine.trainable import KEPT_VALUES
 from raygan.spec import StudySpec
@@ -27,10 +25,6 @@ MAX_REPEATS = 100
 # rounds a trial ran before the scheduler stopped it.
 REPEAT_OF = "raygan_repeat_of"
 STOPPED_AFTER = "raygan_stopped_after_rounds"
-
-
-def journal_storage(journal: Path) -> JournalStorage:
-    return JournalStorage(JournalFileBackend(str(journal)))
 
 
 class RayganSearch(OptunaSearch):
@@ -59,7 +53,7 @@ class RayganSearch(OptunaSearch):
         self.echo = echo
         where = RESUMING.get()
         if where is not None:
-            compat.repoint_optuna_search(self, journal_storage(where[1]))
+            compat.repoint_optuna_search(self, where[1].open())
 
     def suggest(self, trial_id: str):
         for _ in range(MAX_REPEATS):
@@ -194,29 +188,32 @@ def _distribution(p) -> optuna.distributions.BaseDistribution:
     )
 
 
-def make_searcher(spec: StudySpec, *, journal: Path, study_name: str, echo=None) -> RayganSearch:
-    """The study's searcher, its Optuna study in ``journal`` under ``study_name``."""
+def make_searcher(
+    spec: StudySpec, *, storage: OptunaStorage, study_name: str, echo=None
+) -> RayganSearch:
+    """The study's searcher, its Optuna study in ``storage`` under ``study_name``."""
     metrics = [spec.objective_key(o) for o in spec.objectives]
     modes = [o.mode for o in spec.objectives]
     single = len(metrics) == 1
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    # A run restarted before Tune's first snapshot finds its Optuna study in the journal,
+    # A run restarted before Tune's first snapshot finds its Optuna study in the storage,
     # start points already queued there; queueing them again would run them twice.
-    fresh = not journal.exists() or journal.stat().st_size == 0
+    optuna_storage = storage.open()
+    fresh = study_name not in optuna.get_all_study_names(optuna_storage)
     search = RayganSearch(
         {p.name: _distribution(p) for p in spec.search},
         metric=metrics[0] if single else metrics,
         mode=modes[0] if single else modes,
         sampler=make_sampler(spec),
         study_name=study_name,
-        storage=journal_storage(journal),
+        storage=optuna_storage,
         points_to_evaluate=[dict(p) for p in spec.start] if fresh else None,
         study_seed=spec.seed,
         replicates=spec.replicates,
         echo=echo,
     )
     # optuna-dashboard then labels the values by objective, not "0" and "1"
-    study = optuna.load_study(study_name=study_name, storage=journal_storage(journal))
+    study = optuna.load_study(study_name=study_name, storage=optuna_storage)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names([o.metric for o in spec.objectives])

@@ -1,0 +1,133 @@
+"""The engine at a thousand trials: efficiency, per-trial overhead early and late, driver
+memory, and the files a run leaves.
+
+    python benchmarks/scale.py [--trials 1000] [--rounds 10] [--round-s 0.1] [--concurrent 2]
+
+One study of ``--trials`` trials of a trial that only waits (``rounds`` x ``round_s``
+seconds: 1 s by default; benchmarks/support/sleep_experiment.py), random search, through
+the real engine on a local Ray with ``--concurrent`` slots. Prints:
+  - efficiency: the trials' own time (their ``wall_time_s``) over slots x the study's
+    wall time (Ray's start excluded; the final tables and report included), as Ray Tune
+    reports for its own 10,000-trial run (0.87);
+  - overhead per trial over the first and the last 100 trials: slots x the span from the
+    first to the last of them ending, minus their own time, over 100;
+  - driver resident memory after each trial: growth per 100 trials from trial 100 on;
+  - how many files the run directory holds, and how long the final tables took.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import ray
+
+SUPPORT = Path(__file__).parent / "support"
+sys.path.insert(0, str(SUPPORT))
+
+from sleep_experiment import STUDY  # noqa: E402
+
+from raygan import load_spec, register_experiment  # noqa: E402
+from raygan.engine import run_study  # noqa: E402
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def window_overhead(trials: pd.DataFrame, slots: int) -> float:
+    """Seconds per trial the engine added over these consecutive trials (by end time)."""
+    span = (trials.finished_at.max() - trials.started_at.min()).total_seconds()
+    return (slots * span - trials.wall_time_s.sum()) / len(trials)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--trials", type=int, default=1000)
+    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--round-s", type=float, default=0.1)
+    ap.add_argument("--concurrent", type=int, default=2)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    args = ap.parse_args()
+
+    register_experiment("sleep", "sleep_experiment:SleepExperiment")
+    os.environ["RAYGAN_EXPERIMENTS"] = "sleep=sleep_experiment:SleepExperiment"
+    work = Path(tempfile.mkdtemp(prefix="raygan-scale-"))
+    study = work / "scale.toml"
+    study.write_text(STUDY, encoding="utf-8")
+    spec = load_spec(
+        study,
+        overrides=[
+            f"budget.num_samples={args.trials}",
+            f"budget.max_concurrent={args.concurrent}",
+            f"fixed.rounds={args.rounds}",
+            f"fixed.round_s={args.round_s}",
+            *args.set,
+        ],
+    )
+    pythonpath = os.pathsep.join(filter(None, [str(SUPPORT), os.environ.get("PYTHONPATH")]))
+    t0 = time.perf_counter()
+    ray.init(
+        address="local",
+        num_cpus=args.concurrent,
+        include_dashboard=False,
+        logging_level="WARNING",
+        runtime_env={"env_vars": {"PYTHONPATH": pythonpath}},
+    )
+    ray_start = time.perf_counter() - t0
+    memory: list[float] = []
+
+    def echo(line: str) -> None:
+        if line.startswith("[raygan] trial "):
+            memory.append(rss_mb())
+            if len(memory) % 100 == 0:
+                print(f"  {len(memory)} trials, driver {memory[-1]:.0f} MiB", flush=True)
+
+    start = time.perf_counter()
+    run_study(spec, storage=str(work), name="scale", verbose=0, echo=echo)
+    wall = time.perf_counter() - start
+    ray.shutdown()
+
+    run = work / "scale"
+    trials = pd.read_parquet(run / "trials.parquet").sort_values("finished_at")
+    own = trials.wall_time_s.sum()
+    n = len(trials)
+    first, last = trials.iloc[:100], trials.iloc[-100:]
+    files = [p for p in run.rglob("*") if p.is_file()]
+    parquet = [p for p in files if p.suffix == ".parquet"]
+    print(
+        f"\n{n} trials of {args.rounds} x {args.round_s} s, {args.concurrent} slots; "
+        f"Ray started in {ray_start:.1f} s; study {wall:.0f} s; load {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"efficiency: {own:.0f} s of trials / ({args.concurrent} x {wall:.0f} s) = "
+        f"{own / (args.concurrent * wall):.3f}"
+    )
+    o1, o2 = window_overhead(first, args.concurrent), window_overhead(last, args.concurrent)
+    print(f"overhead per trial: first 100 {o1:.3f} s, last 100 {o2:.3f} s ({o2 / o1:.2f}x)")
+    if len(memory) > 100:
+        growth = (memory[-1] - memory[99]) / (len(memory) - 100) * 100
+        print(
+            f"driver memory: {memory[0]:.0f} MiB after trial 1, {memory[99]:.0f} after 100, "
+            f"{memory[-1]:.0f} after {len(memory)}: {growth:+.2f} MiB per 100 trials"
+        )
+    print(
+        f"run directory: {len(files)} files, {len(parquet)} Parquet "
+        f"({sum(p.stat().st_size for p in files) / 2**20:.1f} MiB); tables: "
+        + ", ".join(sorted(p.name for p in run.glob("*.parquet")))
+    )
+
+
+if __name__ == "__main__":
+    main()

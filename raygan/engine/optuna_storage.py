@@ -1,0 +1,125 @@
+"""Where a run's Optuna study lives (``--optuna-storage``).
+
+By default a journal file: in the run directory for a local run, in a cache on the driver
+for a run on a URI (uploaded into the run at the end), which a lost head node loses with
+the sampler's state. ``--optuna-storage`` names a place a cluster can keep instead: a
+database URL (PostgreSQL, MySQL, SQLite: Optuna's ``RDBStorage``, through SQLAlchemy) or a
+journal file on shared storage (Optuna's ``JournalFileBackend``). The URL's password is
+never written into the run or printed: ``run.json`` keeps it masked, and a ``--resume``
+gives the URL again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import optuna
+from optuna.storages import BaseStorage, JournalStorage, RDBStorage
+from optuna.storages.journal import JournalFileBackend
+
+from raygan.engine.errors import StudyError
+from raygan.engine.runs import RESUMING
+
+# SQLAlchemy dialects Optuna's RDBStorage is tested with; "postgresql+psycopg2" and the
+# like name a driver after the dialect.
+RDB_DIALECTS = ("postgresql", "mysql", "sqlite", "mariadb")
+# How long a database may take to answer before the run gives up (PostgreSQL, MySQL):
+# SQLAlchemy's own default waits for the operating system, minutes for a host that drops
+# packets.
+CONNECT_TIMEOUT_S = 10
+# The driver SQLAlchemy 2 picks for a bare dialect name ("postgresql://": psycopg 3).
+DRIVERS = {"postgresql": '"psycopg[binary]"', "mysql": "PyMySQL", "mariadb": "PyMySQL"}
+
+
+@dataclass(frozen=True)
+class OptunaStorage:
+    """A database URL (``url``) or a journal file (``journal``); ``shared``: named by the
+    user (``--optuna-storage``), not the run's own journal."""
+
+    url: str | None = None
+    journal: Path | None = None
+    shared: bool = False
+
+    def open(self) -> BaseStorage:
+        """Optuna's storage. Raises StudyError naming the storage where it cannot be
+        reached or used (no driver, refused connection, bad credentials)."""
+        if self.url is None:
+            return JournalStorage(JournalFileBackend(str(self.journal)))
+        dialect = urlsplit(self.url).scheme.split("+")[0]
+        kwargs = {}
+        if dialect in ("postgresql", "mysql", "mariadb"):
+            kwargs = {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}}
+        try:
+            return _PasswordlessPickle(self.url, engine_kwargs=kwargs)
+        except ImportError:  # Optuna's own, for SQLAlchemy's missing driver module
+            driver = DRIVERS.get(dialect, "the database's SQLAlchemy driver")
+            raise StudyError(
+                f"--optuna-storage: {self.shown}: no database driver for {dialect}; "
+                f"pip install {driver}"
+            ) from None
+        except Exception as e:  # SQLAlchemy's and the driver's errors have no common base
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise StudyError(f"--optuna-storage: cannot use {self.shown}: {reason[:300]}") from None
+
+    @property
+    def shown(self) -> str:
+        """What may be printed and written: the URL without its password, or the path."""
+        return masked(self.url) if self.url is not None else str(self.journal)
+
+    def has_study(self, name: str) -> bool:
+        return name in optuna.get_all_study_names(self.open())
+
+
+class _PasswordlessPickle(RDBStorage):
+    """RDBStorage whose pickled state (Tune saves the searcher, and with it its storage,
+    into the run: tuner.pkl, searcher-state-*.pkl) holds the URL without its password. A
+    resumed run unpickles it while RESUMING names the storage given again, URL and all."""
+
+    def __getstate__(self) -> dict:
+        return {**super().__getstate__(), "url": masked(self.url)}
+
+    def __setstate__(self, state: dict) -> None:
+        where = RESUMING.get()
+        given = where[1].url if where is not None else None
+        if given is not None and masked(given) == state["url"]:
+            state = {**state, "url": given}
+        super().__setstate__(state)
+
+
+def masked(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (user and host stay)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+def parse_optuna_storage(value: str) -> OptunaStorage:
+    """``--optuna-storage``'s value: a database URL (``postgresql://user:pw@host/db``,
+    ``sqlite:////abs/path.db``, ``mysql+pymysql://...``) or a journal file path
+    (``/shared/optuna.journal`` or ``file:///shared/optuna.journal``). Raises StudyError
+    for anything else, in one line."""
+    value = value.strip()
+    scheme = urlsplit(value).scheme if "://" in value else ""
+    if scheme.split("+")[0] in RDB_DIALECTS:
+        return OptunaStorage(url=value, shared=True)
+    if scheme in ("", "file"):
+        path = Path(value.removeprefix("file://")).expanduser()
+        if not value or value.endswith("/") or path.is_dir():
+            raise StudyError(
+                f"--optuna-storage: {value!r} is a directory; give a journal file "
+                "(/shared/runs/study.journal) or a database URL"
+            )
+        if not path.parent.is_dir():
+            raise StudyError(
+                f"--optuna-storage: {value!r}: directory {str(path.parent)!r} does not exist"
+            )
+        return OptunaStorage(journal=path.resolve(), shared=True)
+    raise StudyError(
+        f"--optuna-storage: {masked(value)!r} must be a database URL ("
+        + ", ".join(f"{d}://" for d in RDB_DIALECTS)
+        + ") or a journal file path"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,21 +131,30 @@ def validate_front(
     )
 
 
-def write_report(store: RunStore, journal: Path) -> Path:
-    """report.html beside the results; for a URI run, in the driver's local cache."""
+def write_report(store: RunStore, journal: Path) -> str:
+    """report.html and its figures beside the results; returns where report.html lies.
+    A URI run's report is made from a copy of its tables in the driver's local cache,
+    then uploaded into the run directory."""
     from raygan.report import write_report as write  # matplotlib: only when reporting
 
     if store.local_path is not None:
-        return write(store.local_path)
-    local = journal.with_suffix("")  # the run's cache directory on this machine
+        return str(write(store.local_path))
+    cache = journal.with_suffix("")  # the run's cache directory on this machine
+    shutil.rmtree(cache, ignore_errors=True)  # an earlier report's files are not uploaded
+    local, out = cache / "run", cache / "report"
+    local.mkdir(parents=True)
     names = ("trials.parquet", "history.parquet", "replicates.parquet", BASELINES_FILE)
     for name in (*names, VALIDATION_FILE, SAMPLES_FILE, SWEEP_FILE, "study.toml", "run.json"):
         if not store.has(name):
             continue
         with store.fs.open_input_stream(f"{store.root}/{name}") as src:
-            (local / name).parent.mkdir(parents=True, exist_ok=True)
             (local / name).write_bytes(src.read())
-    return write(local)
+    page = write(local, out)
+    for path in sorted(out.rglob("*")):  # report.html last: the figures are there first
+        if path.is_file() and path != page and not path.name.startswith("."):
+            store.write_bytes(path.relative_to(out).as_posix(), path.read_bytes())
+    store.write_bytes(page.name, page.read_bytes())
+    return f"{store.location}/{page.name}"
 
 
 def finish(

@@ -310,10 +310,16 @@ def _make_tuner(
     echo,
 ) -> tune.Tuner:
     """A new Tune run, or the interrupted one restored (with its own pickled Recorder)."""
-    tune_path = f"{store.location}/{TUNE_DIR}"  # a local path or a URI: Tune takes both
-    if resume and tune.Tuner.can_restore(tune_path):
+    # on S3, the store's own filesystem: Tune's, opened from the URI, pickles the endpoint
+    storage_path, storage_fs = store.tune_storage()
+    tune_path = f"{storage_path}/{TUNE_DIR}"
+    if resume and tune.Tuner.can_restore(tune_path, storage_filesystem=storage_fs):
         return tune.Tuner.restore(
-            tune_path, trainable=spec.name, resume_unfinished=True, resume_errored=False
+            tune_path,
+            trainable=spec.name,
+            resume_unfinished=True,
+            resume_errored=False,
+            storage_filesystem=storage_fs,
         )
     searcher = make_searcher(spec, storage=optuna_store, study_name=run, echo=echo)
     scheduler = None
@@ -333,7 +339,8 @@ def _make_tuner(
         ),
         run_config=tune.RunConfig(
             name=TUNE_DIR,
-            storage_path=store.location,
+            storage_path=storage_path,
+            storage_filesystem=storage_fs,
             failure_config=tune.FailureConfig(max_failures=spec.max_failures),
             checkpoint_config=checkpoint_config(spec),
             callbacks=[recorder, *tune_loggers()],

@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import json
+import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from raygan.claim import RunBusy, check_not_held, claim_new
 from raygan.engine.errors import StudyError
@@ -29,8 +31,9 @@ TUNE_DIR = "tune"
 # Tune pickles the Recorder and the searcher with the run, and with them the absolute
 # paths of the run directory and its Optuna journal. A run that was copied or moved since
 # would go on writing into the directory it came from; while a run resumes, this names
-# where it lies now, and the restored objects write there.
-RESUMING: contextvars.ContextVar[tuple[RunStore, Path] | None] = contextvars.ContextVar(
+# where it lies now, and the restored objects write there: (the run's RunStore, the
+# OptunaStorage its Optuna study is in).
+RESUMING: contextvars.ContextVar[tuple[RunStore, Any] | None] = contextvars.ContextVar(
     "raygan_resuming", default=None
 )
 
@@ -61,6 +64,7 @@ def claim(storage: str, store: RunStore, *, by_default: bool) -> RunStore:
     for attempt in range(1, 1000):
         try:
             claim_new(store)
+            _forget_cached_journal(store)
             return store
         except RunBusy as e:
             if not by_default:
@@ -90,7 +94,27 @@ def saved_facts(store: RunStore) -> dict:
         except RunBusy as e:
             raise StudyError(f"--name: {e}; wait for it to end") from None
         raise StudyError(f"--resume: no run to resume at {store.location}")
-    return json.loads(meta)
+    facts = json.loads(meta)
+    if facts.get("optuna_storage") is None:  # else the study is where --optuna-storage says
+        check_journal_reachable(store)
+    return facts
+
+
+def check_journal_reachable(store: RunStore) -> None:
+    """StudyError when a run on a URI, its Optuna study in its own journal, has trials but
+    the journal is neither in the run directory nor in this machine's cache: it is
+    uploaded when the search ends, so a search stopped before that resumes only where its
+    driver ran. Without it, Tune's restored searcher would wait forever for its study."""
+    if store.local_path is not None or _cached_journal(store).exists():
+        return
+    if store.has("optuna.journal"):
+        return
+    if store.has(f"{TUNE_DIR}/tuner.pkl") or store.part_count("trial"):
+        raise StudyError(
+            f"--resume: run {store.location} has no optuna.journal yet (it is uploaded when "
+            "the search ends) and this machine has no copy: resume it on the machine whose "
+            "driver started it (a run started with --optuna-storage resumes anywhere)"
+        )
 
 
 def local_journal(store: RunStore) -> Path:
@@ -102,12 +126,27 @@ def local_journal(store: RunStore) -> Path:
     """
     if store.local_path is not None:
         return store.local_path / "optuna.journal"
-    digest = hashlib.sha1(store.location.encode()).hexdigest()[:12]
-    path = Path.home() / ".cache" / "raygan" / "journals" / f"{digest}.journal"
+    path = _cached_journal(store)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() and (saved := store.read_text("optuna.journal")) is not None:
         path.write_text(saved, encoding="utf-8")
     return path
+
+
+def _cached_journal(store: RunStore) -> Path:
+    """Where this machine keeps the Optuna journal of the run on a URI at ``store``."""
+    digest = hashlib.sha1(store.location.encode()).hexdigest()[:12]
+    return Path.home() / ".cache" / "raygan" / "journals" / f"{digest}.journal"
+
+
+def _forget_cached_journal(store: RunStore) -> None:
+    """A new run on a URI starts without a journal (and report cache) on this machine: an
+    earlier run at the same location, whose directory was deleted since, would otherwise
+    hand its Optuna trials on to the new run."""
+    if store.local_path is None:
+        path = _cached_journal(store)
+        path.unlink(missing_ok=True)
+        shutil.rmtree(path.with_suffix(""), ignore_errors=True)
 
 
 def resumed_spec(storage: str, name: str, overrides: Overrides) -> StudySpec:

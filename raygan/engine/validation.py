@@ -145,6 +145,7 @@ def validation_tuner(
     cases without a row. They lie in the search's Tune folder, so TensorBoard pointed at
     it shows them too."""
     attempt = sum(1 for _ in _attempts(store))
+    storage_path, storage_fs = store.tune_storage()  # see orchestrate._make_tuner
     return tune.Tuner(
         trainable,
         param_space={CASE: tune.grid_search(cases)},
@@ -153,7 +154,8 @@ def validation_tuner(
         ),
         run_config=tune.RunConfig(
             name=f"{TUNE_PREFIX}-{attempt}",
-            storage_path=f"{store.location}/{TUNE_DIR}",
+            storage_path=f"{storage_path}/{TUNE_DIR}",
+            storage_filesystem=storage_fs,
             failure_config=tune.FailureConfig(max_failures=spec.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             callbacks=[callback, *tune_loggers()],

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import optuna
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
@@ -94,7 +94,7 @@ def masked(url: str) -> str:
     if parts.password is None:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def parse_optuna_storage(value: str) -> OptunaStorage:
@@ -123,3 +123,20 @@ def parse_optuna_storage(value: str) -> OptunaStorage:
         + ", ".join(f"{d}://" for d in RDB_DIALECTS)
         + ") or a journal file path"
     )
+
+
+def check_resumed_storage(recorded: str | None, given: OptunaStorage | None) -> None:
+    """A resumed run continues the Optuna study where it was started: the same
+    --optuna-storage (compared without its password), or none for the run's own journal.
+    Raises StudyError otherwise."""
+    if recorded is not None and given is None:
+        raise StudyError(
+            f"--resume: this run keeps its Optuna study in {recorded}; give --optuna-storage "
+            "with that URL or path"
+        )
+    if given is not None and given.shown != recorded:
+        where = recorded or "the run's own optuna.journal"
+        raise StudyError(
+            f"--optuna-storage: {given.shown} is not where this run keeps its Optuna study "
+            f"({where})"
+        )

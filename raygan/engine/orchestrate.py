@@ -23,7 +23,11 @@ from raygan.claim import RunBusy, hold_lock
 from raygan.engine import compat
 from raygan.engine.errors import StudyError, StudyInterrupted
 from raygan.engine.finish import Columns, StudyOutcome, finish, run_baselines
-from raygan.engine.optuna_storage import OptunaStorage, parse_optuna_storage
+from raygan.engine.optuna_storage import (
+    OptunaStorage,
+    check_resumed_storage,
+    parse_optuna_storage,
+)
 from raygan.engine.recorder import Recorder
 from raygan.engine.resources import fit_noting_interrupt, resources, terminate_as_interrupt
 from raygan.engine.runs import (
@@ -84,7 +88,7 @@ def run_study(
         facts = saved_facts(store)
         run_id = facts.get("run", run_id)  # a copied or moved run keeps its first name
         spec = spec_of_run(store, facts, overrides)
-        _check_resumed_storage(facts.get("optuna_storage"), shared)
+        check_resumed_storage(facts.get("optuna_storage"), shared)
     check_study(spec)
     if shared is not None:  # reachable, and (for a new run) no study of that name in it
         shared.open()
@@ -118,22 +122,6 @@ def run_study(
             if not resume:  # bad input found late: a new run leaves nothing behind
                 store.remove()
             raise
-
-
-def _check_resumed_storage(recorded: str | None, given: OptunaStorage | None) -> None:
-    """A resumed run continues the Optuna study where it was started: the same
-    --optuna-storage (compared without its password), or none for the run's own journal."""
-    if recorded is not None and given is None:
-        raise StudyError(
-            f"--resume: this run keeps its Optuna study in {recorded}; give --optuna-storage "
-            "with that URL or path"
-        )
-    if given is not None and given.shown != recorded:
-        where = recorded or "the run's own optuna.journal"
-        raise StudyError(
-            f"--optuna-storage: {given.shown} is not where this run keeps its Optuna study "
-            f"({where})"
-        )
 
 
 def _check_flags(*, name: str | None, gpus_per_trial: float | None) -> None:

@@ -43,6 +43,7 @@ import pyarrow.parquet as pq
 
 from raygan.names import NAME_RE
 from raygan.results.pareto import objective_values, pareto_mask, validated_means
+from raygan.results.s3 import UriS3FileSystem, pickled_as_uri
 from raygan.results.schema import (
     FRONT_STATUSES,
     REQUIRED,
@@ -121,37 +122,6 @@ def _prepare_rows(rows: list[dict], schema: pa.Schema, trial_id: str) -> list[di
     return out
 
 
-class _S3FileSystem(pafs.S3FileSystem):
-    """pyarrow's S3 filesystem, pickled as the URI it was opened from.
-
-    pyarrow pickles an S3FileSystem with its options, among them the endpoint and any
-    credentials it was handed; Tune pickles the store (and the filesystem it is given)
-    into its snapshots in the run directory, which would carry them into the bucket. This
-    one is opened again where it is unpickled, from the URI and that process's AWS
-    environment variables (a worker node: its own variables or instance role).
-    """
-
-    uri: str
-
-    def __reduce__(self):
-        return (open_s3, (self.uri,))
-
-
-def open_s3(uri: str) -> pafs.S3FileSystem:
-    """The filesystem of the s3:// ``uri`` as pyarrow opens it, its endpoint, region and
-    credentials from the standard AWS environment variables (AWS_ENDPOINT_URL,
-    AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID, ...); it pickles as ``uri`` alone."""
-    fs, _ = pafs.FileSystem.from_uri(uri)
-    return _pickled_as_uri(fs, uri)
-
-
-def _pickled_as_uri(fs: pafs.S3FileSystem, uri: str) -> _S3FileSystem:
-    options = fs.__reduce__()[1][0]  # pyarrow's own pickle: every option from_uri settled
-    out = _S3FileSystem(**options)
-    out.uri = uri
-    return out
-
-
 class RunStore:
     """A run directory <storage>/<name>/ on any pyarrow filesystem (local path or URI).
 
@@ -167,7 +137,7 @@ class RunStore:
         if "://" in storage:
             self.fs, base = pafs.FileSystem.from_uri(storage)
             if isinstance(self.fs, pafs.S3FileSystem):  # pickled without endpoint or keys
-                self.fs = _pickled_as_uri(self.fs, storage)
+                self.fs = pickled_as_uri(self.fs, storage)
             self.location = f"{storage.rstrip('/')}/{name}"
         else:
             self.fs = pafs.LocalFileSystem()
@@ -181,7 +151,7 @@ class RunStore:
         """The run directory as Tune's ``storage_path`` and ``storage_filesystem``. For a
         run on S3, this store's filesystem: Tune's own, opened from a URI, would pickle the
         endpoint into every snapshot it writes into the run directory."""
-        if isinstance(self.fs, _S3FileSystem):
+        if isinstance(self.fs, UriS3FileSystem):
             return self.root, self.fs
         return self.location, None
 

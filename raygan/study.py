@@ -173,7 +173,8 @@ def _resume_command(args: argparse.Namespace, name: str) -> str:
     if args.optuna_storage:  # its password, if any, stays out of what is printed
         from raygan.engine.optuna_storage import masked
 
-        cmd += ["--optuna-storage", masked(args.optuna_storage)]
+        shown = masked(args.optuna_storage)
+        cmd += ["--optuna-storage", shown if shown == args.optuna_storage else "URL"]
     return shlex.join(cmd)
 
 

@@ -144,6 +144,12 @@ def test_a_new_run_refuses_a_study_name_the_database_holds(
         ("ftp://u:pw123@host/x", "must be a database URL (postgresql://"),
         ("postgresql://u:pw123@127.0.0.1:{closed}/db", "cannot use postgresql://u:***@127.0.0.1"),
         ("/no/such/dir/study.journal", "directory '/no/such/dir' does not exist"),
+        # a password SQLAlchemy reads whole though it holds a '/'
+        ("postgresql://u:pw123/x@127.0.0.1:{closed}/db", "cannot use postgresql://u:***@127.0.0.1"),
+        (
+            "postgresql://u@127.0.0.1:{closed}/db?password=pw123",
+            "cannot use postgresql://u@127.0.0.1",
+        ),
     ],
 )
 def test_bad_urls_are_one_line_before_ray_starts(url, message, faulty_study, cli_env, tmp_path):

@@ -210,7 +210,10 @@ def test_resume_keeps_the_rungs(faulty_study, cli_env, tmp_path):
     # snapshot dies with the driver, its place taken by a new one.)
     trials = pd.read_parquet(run / "trials.parquet").set_index("trial_index")
     assert len(trials) == 4 and trials.loc[3].status == "pruned"
-    assert "trial 3 stopped after round 1 of 2: dominated by 2 other" in resumed.stdout
+    assert (
+        "trial 3 stopped after round 1 of 2: not among the best 1/2 of the 3 trials"
+        in resumed.stdout
+    )
     assert trials.loc[0].status == "completed" and trials.loc[1].status == "pruned"
 
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import optuna
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
+from sqlalchemy.engine import make_url
 
 from raygan.engine.errors import StudyError
 from raygan.engine.runs import RESUMING
@@ -89,12 +90,18 @@ class _PasswordlessPickle(RDBStorage):
 
 
 def masked(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (user and host stay)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """``url`` with its password replaced by ``***``, read as SQLAlchemy reads it (a
+    password may hold '/', '#' or '?', or come as a ``password=`` query parameter); a
+    URL SQLAlchemy cannot read is not shown at all."""
+    if "://" not in url:
+        return url  # a journal path
+    try:
+        parsed = make_url(url)
+    except Exception:  # SQLAlchemy's ArgumentError, ValueError for a bad host
+        return "<a database URL that cannot be read>"
+    if "password" in parsed.query:
+        parsed = parsed.update_query_dict({"password": "***"})
+    return parsed.render_as_string(hide_password=True)
 
 
 def parse_optuna_storage(value: str) -> OptunaStorage:
@@ -103,7 +110,14 @@ def parse_optuna_storage(value: str) -> OptunaStorage:
     (``/shared/optuna.journal`` or ``file:///shared/optuna.journal``). Raises StudyError
     for anything else, in one line."""
     value = value.strip()
-    scheme = urlsplit(value).scheme if "://" in value else ""
+    if not value:
+        raise StudyError(
+            "--optuna-storage: '' is empty; give a database URL or a journal file path"
+        )
+    try:
+        scheme = urlsplit(value).scheme if "://" in value else ""
+    except ValueError as e:  # urlsplit: an unbalanced '[' of an IPv6 host
+        raise StudyError(f"--optuna-storage: {masked(value)!r}: {e}") from None
     if scheme.split("+")[0] in RDB_DIALECTS:
         return OptunaStorage(url=value, shared=True)
     if scheme in ("", "file"):

@@ -69,8 +69,8 @@ class MultiObjectiveASHA(FIFOScheduler):
             return TrialScheduler.CONTINUE
         (self.echo or print)(
             f"[raygan] mo-asha: trial {result.get('trial_index')} stopped after round {done} of "
-            f"{total}: dominated by {len(records) - 1} other trial(s) at that rung "
-            f"(keeps the best 1/{self.rungs.reduction_factor})"
+            f"{total}: not among the best 1/{self.rungs.reduction_factor} of the "
+            f"{len(records)} trials at that rung (non-dominated rank, then crowding)"
         )
         return TrialScheduler.STOP
 

@@ -5,7 +5,9 @@ A study is one TOML file in ``studies/`` (see ``studies/seqgan_tradeoff.toml``):
     description = "..."          # optional, default ""
     experiment = "seqgan"        # a name in raygan.experiments.REGISTRY
     seed = 0                     # optional, default 0; 0 <= seed < 2**32 (numpy's limit)
-    sampler = "nsga2"            # nsga2 | tpe | random | grid
+    sampler = "auto"             # optional: auto (default) | gp | tpe | nsga2 | random | grid
+    scheduler = "fifo"           # optional: fifo (default) | mo-asha (stops trials at rungs)
+    [rungs]                      # mo-asha only: min_rounds = 1, reduction_factor = 3
 
     [data]                       # checked against the experiment's Data dataclass
     [fixed]                      # checked against the experiment's Config dataclass

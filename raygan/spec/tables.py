@@ -228,7 +228,7 @@ def parse_start(where: Where, doc: dict, search: Sequence[Param], sampler: str) 
     if points and sampler == "grid":
         raise where.error(
             "start",
-            "sampler 'grid' visits every grid point itself; start points need nsga2, tpe or random",
+            "sampler 'grid' visits every grid point itself; start points need auto, gp, tpe, nsga2 or random",
         )
     params = {p.name: p for p in search}
     names = ", ".join(params)

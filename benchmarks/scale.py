@@ -30,18 +30,11 @@ import ray
 SUPPORT = Path(__file__).parent / "support"
 sys.path.insert(0, str(SUPPORT))
 
+from memory import rss_mb  # noqa: E402  (benchmarks/memory.py, beside this script)
 from sleep_experiment import STUDY  # noqa: E402
 
 from raygan import load_spec, register_experiment  # noqa: E402
 from raygan.engine import run_study  # noqa: E402
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
 
 
 def window_overhead(trials: pd.DataFrame, slots: int) -> float:

@@ -20,6 +20,7 @@ from optuna.storages.journal import JournalFileBackend
 from raygan import derive_seed, load_spec
 from raygan.engine import run_study
 from raygan.experiments.seqgan import SeqGANExperiment
+from raygan.results import PART_KINDS, RunStore, history_schema
 
 
 def brute_force_front(values: np.ndarray, modes: list[str]) -> np.ndarray:
@@ -102,6 +103,17 @@ def test_seqgan_smoke_study_end_to_end(ray_session, tmp_path):
     assert sum(line.startswith("[raygan] trial ") for line in lines) == 4
     assert "Pareto front" in out.summary and out.completed == 4
     assert (run / "report.html").is_file() and f"report: {run / 'report.html'}" in out.summary
+
+    # the finished run's parts are packed, one file per kind (raygan.results.store); the
+    # tables made before packing are what the run holds, and the packed parts read the same
+    packed = sorted(p.name for p in (run / "parts").iterdir())
+    assert {"trial.parquet", "history.parquet"} <= set(packed)
+    assert set(packed) <= {f"{kind}.parquet" for kind in PART_KINDS}
+    assert trials.equals(out.tables.trials.to_pandas())
+    schema = history_schema(spec, SeqGANExperiment.metrics)
+    parts = RunStore(str(tmp_path), "s1").read_parts("history", schema)
+    parts = parts.sort_by([("trial_index", "ascending"), ("step", "ascending")])
+    assert history.equals(parts.to_pandas())
 
 
 def test_failed_trials_are_rows_and_optuna_fails(ray_session, faulty_study, tmp_path):

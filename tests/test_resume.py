@@ -13,7 +13,13 @@ import signal
 
 import pandas as pd
 import pytest
-from interrupted import check_resumed, start_and_stop, study_command  # tests/support
+from interrupted import (  # tests/support
+    check_packed,
+    check_resumed,
+    part_rows,
+    start_and_stop,
+    study_command,
+)
 
 
 def test_resume_after_driver_killed(faulty_study, cli_env, tmp_path):
@@ -71,19 +77,14 @@ def test_resume_with_replicates_runs_no_finished_replicate_twice(faulty_study, c
         cmd, cli_env, run, lambda proc: os.killpg(proc.pid, signal.SIGKILL)
     )
     assert killed.returncode == -signal.SIGKILL
-    done_before = {
-        p.name: p.stat().st_mtime_ns for p in (run / "parts").glob("replicate-*.parquet")
-    }
-    finished_seeds = set(
-        pd.concat(pd.read_parquet(run / "parts" / name) for name in done_before).seed
-    )
+    done_before = part_rows(run, "replicate")
+    finished_seeds = set(pd.concat(done_before.values()).seed)
     assert len(finished_seeds) == 2 * len(finished)
     check_resumed(cmd, cli_env, run, finished)
 
     replicates = pd.read_parquet(run / "replicates.parquet")
     assert len(replicates) == 12 and set(replicates.replicate) == {0, 1}
-    for name, mtime in done_before.items():
-        assert (run / "parts" / name).stat().st_mtime_ns == mtime
+    check_packed(run, "replicate", done_before)  # their replicate rows as they were
     for seed in finished_seeds:  # each of their steps ran once, before the kill
         steps = [line.split()[1] for line in (logs / f"{seed}.log").read_text().splitlines()]
         assert sorted(steps) == ["0", "1", "2"]

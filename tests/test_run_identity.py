@@ -14,7 +14,12 @@ import time
 
 import pandas as pd
 import pytest
-from interrupted import check_resumed, start_and_stop, study_command  # tests/support
+from interrupted import (  # tests/support
+    check_resumed,
+    part_rows,
+    start_and_stop,
+    study_command,
+)
 
 from raygan.claim import RunBusy, claim_new, hold_lock
 from raygan.engine import StudyError, run_study
@@ -54,7 +59,7 @@ def test_a_copied_run_resumes_inside_the_copy_and_leaves_the_original_alone(
         before = now
     copy = tmp_path / "Y"
     shutil.copytree(original, copy, symlinks=True)
-    finished = {p.name: p.stat().st_mtime_ns for p in (copy / "parts").glob("trial-*.parquet")}
+    finished = part_rows(copy, "trial")
 
     # the copy keeps the name it was started with inside (rows, Optuna study): "X"
     check_resumed(
@@ -178,6 +183,10 @@ def test_resume_accepts_what_does_not_change_the_run(finished_run, faulty_study,
     the run's own study.toml decides."""
     from raygan.study import main
 
+    run = finished_run / "done"
+    packed = sorted(p.name for p in (run / "parts").iterdir())
+    assert "trial.parquet" in packed and not [n for n in packed if "-" in n]  # one per kind
+    trials = pd.read_parquet(run / "trials.parquet")
     moved = faulty_study.with_name("moved_away.toml")
     argv = ["faulty_study", "--storage", str(finished_run), "--name", "done", "--resume"]
     faulty_study.rename(moved)
@@ -186,7 +195,9 @@ def test_resume_accepts_what_does_not_change_the_run(finished_run, faulty_study,
     finally:
         moved.rename(faulty_study)
     assert "Pareto front" in capsys.readouterr().out
-    assert len(pd.read_parquet(finished_run / "done" / "trials.parquet")) == 2
+    # consolidated again from the packed parts: the same tables, still packed
+    pd.testing.assert_frame_equal(pd.read_parquet(run / "trials.parquet"), trials)
+    assert sorted(p.name for p in (run / "parts").iterdir()) == packed
 
 
 # ---- C. paths are the driver's ------------------------------------------------------------

@@ -24,6 +24,7 @@ import urllib.request
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
@@ -194,11 +195,19 @@ def smoke_run(s3):
 
 
 def test_smoke_study_writes_tables_report_and_checkpoints_to_the_bucket(s3, smoke_run):
+    from raygan.results import PART_KINDS
+
     files = s3.files("s3run")
     top = {name for name in files if "/" not in name}
     assert top == RUN_FILES, sorted(top ^ RUN_FILES)
-    parts = [n for n in files if n.startswith("parts/trial-")]  # the rows as trials ended
-    trial_ids = {n.removeprefix("parts/trial-").removesuffix(".parquet") for n in parts}
+    # the rows as trials ended, packed into one file per kind once the study finished
+    parts = {n for n in files if n.startswith("parts/")}
+    assert {"parts/trial.parquet", "parts/history.parquet"} <= parts
+    assert parts <= {f"parts/{kind}.parquet" for kind in PART_KINDS}
+    packed = pq.read_table(
+        f"{BUCKET}/runs/s3run/parts/trial.parquet", filesystem=s3.fs(), columns=["part_key"]
+    )
+    trial_ids = set(packed["part_key"].to_pylist())
     # Tune's experiment state and each trial's checkpoints, written by Tune itself
     assert "tune/tuner.pkl" in files
     assert any(n.startswith("tune/experiment_state-") for n in files)
@@ -242,6 +251,44 @@ def test_pandas_and_duckdb_read_the_tables_from_the_bucket(s3, smoke_run):
     assert front.fetchall() == [(int(trials.pareto.sum()),)] and trials.pareto.any()
 
 
+def test_parts_pack_and_read_in_the_bucket(s3):
+    """RunStore.pack_parts through the store's S3 filesystem: the per-key objects go, the
+    packed one reads as they did, and one written after packing wins over its rows."""
+    import pyarrow as pa
+
+    from raygan.results import RunStore
+
+    schema = pa.schema(
+        [("study", pa.string()), ("run", pa.string()), ("trial_id", pa.string())]
+        + [("trial_index", pa.int64()), ("step", pa.int64())]
+    )
+
+    def rows(i: int, n: int) -> list[dict]:
+        return [
+            {"study": "s", "run": "packs", "trial_id": f"t{i}", "trial_index": i, "step": j}
+            for j in range(n)
+        ]
+
+    def parts() -> list[str]:
+        return sorted(n for n in s3.files("packs") if n.startswith("parts/"))
+
+    store = RunStore(STORAGE, "packs")
+    for i in range(3):
+        store.write_part("history", f"t{i}", rows(i, i + 1), schema)
+    before = store.read_parts("history", schema)
+    assert store.pack_parts("history", schema) == 3
+    assert parts() == ["parts/history.parquet"]
+    assert store.read_parts("history", schema).equals(before)
+    assert store.read_part("history", "t2", schema) == rows(2, 3)
+    assert store.part_count("history") == 3
+    store.write_part("history", "t1", rows(1, 5), schema)  # a resumed run's new round
+    assert store.read_part("history", "t1", schema) == rows(1, 5)
+    assert store.read_parts("history", schema).to_pylist() == rows(0, 1) + rows(1, 5) + rows(2, 3)
+    assert store.pack_parts("history", schema) == 1 and store.pack_parts("history", schema) == 0
+    assert parts() == ["parts/history.parquet"] and store.part_count("history") == 3
+    assert store.read_parts("history", schema).to_pylist() == rows(0, 1) + rows(1, 5) + rows(2, 3)
+
+
 def test_resume_after_driver_killed_continues_from_the_bucket(s3, tmp_path):
     name = "s3kill"
     args = ["seqgan_tradeoff", "--profile", "smoke", "--storage", STORAGE, "--name", name]
@@ -275,7 +322,13 @@ def test_resume_after_driver_killed_continues_from_the_bucket(s3, tmp_path):
             proc.wait()
     s3.outputs += [out.read_text(), err.read_text()]
     assert proc.returncode == -signal.SIGKILL
-    finished = {n: i.mtime for n, i in s3.files(name).items() if n.startswith("parts/trial-")}
+    finished = {  # {trial id: its row}, as the trials finished before the kill wrote them
+        n.removeprefix("parts/trial-").removesuffix(".parquet"): pq.read_table(
+            f"{BUCKET}/runs/{name}/{n}", filesystem=s3.fs()
+        )
+        for n in s3.files(name)
+        if n.startswith("parts/trial-")
+    }
     assert 1 <= len(finished) < 4 and "trials.parquet" not in s3.files(name)
 
     # another machine: its cache lacks the journal, which the bucket gets at the search's
@@ -304,8 +357,13 @@ def test_resume_after_driver_killed_continues_from_the_bucket(s3, tmp_path):
     history = pd.read_parquet(f"{STORAGE}/{name}/history.parquet")
     assert not history.duplicated(["trial_id", "step"]).any()
     assert set(history.trial_id) == set(trials.trial_id)
-    for part, mtime in finished.items():  # trials finished before the kill: not run again
-        assert files[part].mtime == mtime, part
+    # trials finished before the kill did not run again: their rows are as they were, in
+    # the packed trial parts (a trial run again gets another finished_at)
+    assert not any(n.startswith("parts/trial-") for n in files)
+    packed = pq.read_table(f"{BUCKET}/runs/{name}/parts/trial.parquet", filesystem=s3.fs())
+    for trial_id, row in finished.items():
+        mine = packed.filter(pc.equal(packed["part_key"], trial_id)).drop_columns("part_key")
+        assert mine.equals(row), trial_id
     # each trial's checkpoints, by Tune's trial directory (<study>_<trial id>_<n>_...); a
     # trial started after Tune's last snapshot leaves one too, its index skipped
     checkpointed = _checkpointed(files)

@@ -29,7 +29,9 @@ What a run leaves behind:
         baselines.parquet   generator-free scores, computed once before the search
         parts/              part files, written as trials report: trial, history,
                             replicate, validation, samples, sweep (PART_KINDS of
-                            raygan.results.store)
+                            raygan.results.store), <kind>-<key>.parquet each; packed
+                            once the tables below are written: a finished run holds
+                            one <kind>.parquet per kind (and any written since)
         trials.parquet      one row per trial                       \\
         history.parquet     one row per round                        |
         pareto.parquet      the non-dominated trials                 |  consolidated

@@ -31,7 +31,13 @@ from raygan.results import (
     format_baselines,
     format_summary,
     gain_reference,
+    history_schema,
     plural,
+    replicate_schema,
+    sample_schema,
+    sweep_schema,
+    trial_schema,
+    validation_schema,
 )
 from raygan.results.outputs import consolidate_samples, consolidate_sweep
 from raygan.spec import StudySpec
@@ -131,6 +137,24 @@ def validate_front(
     )
 
 
+def pack_parts(spec: StudySpec, store: RunStore, *, columns: Columns) -> None:
+    """Each kind's part files into one, parts/<kind>.parquet (RunStore.pack_parts): a run
+    of 1000 trials would otherwise keep thousands of files of a few rows. Only once every
+    table made from them is written, and with the schemas they were made with, so that no
+    column of theirs is dropped; a resumed run reads the packed rows as it read the parts."""
+    metrics, matrices = columns.metrics, columns.matrices
+    schemas = {
+        "trial": trial_schema(spec, metrics, matrices),
+        "history": history_schema(spec, metrics),
+        "replicate": replicate_schema(spec, metrics, matrices),
+        "validation": validation_schema(spec, metrics, matrices),
+        "samples": sample_schema(),
+        "sweep": sweep_schema(spec, metrics),
+    }
+    for kind, schema in schemas.items():
+        store.pack_parts(kind, schema)
+
+
 def write_report(store: RunStore, journal: Path) -> str:
     """report.html and its figures beside the results; returns where report.html lies.
     A URI run's report is made from a copy of its tables in the driver's local cache,
@@ -186,6 +210,7 @@ def finish(
     samples = consolidate_samples(store, run=run, trial_ids=ended)
     sweep = consolidate_sweep(store, spec, columns.metrics, run=run, trial_ids=completed)
     tables = dataclasses.replace(tables, samples=samples, sweep=sweep)
+    pack_parts(spec, store, columns=columns)  # every table made from the parts is written
     summary = format_summary(
         tables,
         spec,

@@ -1,7 +1,8 @@
 """A run directory whose tables are not consolidated yet (the study is still running, or
 stopped before its end): each table read from the part files the engine writes as trials
-finish (``parts/<kind>-<key>.parquet``, raygan.results.store), as the consolidated table
-would hold it."""
+finish (``parts/<kind>-<key>.parquet``, and ``parts/<kind>.parquet`` once a finished run's
+parts are packed: raygan.results.store reads both), as the consolidated table would hold
+it."""
 
 from __future__ import annotations
 

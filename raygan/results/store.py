@@ -10,6 +10,8 @@ part files (``PART_KINDS``) while the study runs, consolidated tables at the end
     parts/samples-<key>.parquet          a trial's (or validation run's) judged samples
     parts/sweep-<key>.parquet            a trial's kept model at each [sweep] point
                                          (<key>: the trial id, or <trial_id>-v<n>)
+    parts/<kind>.parquet                 packed: every part of the kind, once the study
+                                         has finished (a part_key column: each row's <key>)
     trials.parquet                       consolidated: one row per trial
     history.parquet                      every step of every trial
     pareto.parquet                       the completed trials on the Pareto front
@@ -23,6 +25,13 @@ Parquet traps this module is built around: a file is unreadable until its writer
 so every file is written under a temporary name and moved into place; and parts whose schemas
 differ cannot be read as one data set, so each part is read on its own and conformed to the
 spec's schema (raygan.results.schema).
+
+Packing: a study of 1000 trials writes thousands of part files of a few rows each. Once its
+consolidated tables are written, ``RunStore.pack_parts`` puts each kind's parts into one
+``parts/<kind>.parquet`` and deletes them, so a finished run holds at most one part file per
+kind. Readers see the same rows either way: a per-key file wins over the packed rows of its
+key (one written after packing, as a resumed run's trial does, or one left by a process
+killed between writing the packed file and deleting the per-key files).
 """
 
 from __future__ import annotations
@@ -58,6 +67,7 @@ if TYPE_CHECKING:  # only for annotations: results must stay importable without 
     from raygan.spec import StudySpec
 
 PART_KINDS = ("trial", "history", "replicate", "validation", "samples", "sweep")
+PART_KEY = "part_key"  # the packed file's column: the <key> of the part file each row came from
 RESULT_FILES = ("trials.parquet", "history.parquet", "pareto.parquet", "replicates.parquet")
 VALIDATION_FILE = "validation.parquet"
 BASELINES_FILE = "baselines.parquet"
@@ -90,6 +100,29 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
         for f in schema
     ]
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _keyed(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with the packed file's ``part_key`` column last. Raises ValueError when
+    ``schema`` has a column of that name already."""
+    if PART_KEY in schema.names:
+        raise ValueError(f"column {PART_KEY!r} is the packed part file's own")
+    return schema.append(pa.field(PART_KEY, pa.string()))
+
+
+def _with_key(table: pa.Table, key: str, keyed: pa.Schema) -> pa.Table:
+    """A part's rows (conformed to the schema ``keyed`` extends) with ``key`` as part_key."""
+    keys = pa.array([key] * len(table), type=pa.string())
+    return pa.Table.from_arrays([*table.columns, keys], schema=keyed)
+
+
+def _by_name(table: pa.Table) -> pa.Table:
+    """Rows in the order their per-key files' names sort (as ``_part_paths`` lists them),
+    a key's rows in their own order: the order of a run that never packed. By the file name
+    ``<key>.parquet``, not the key: "t0-copy.parquet" sorts before "t0.parquet"."""
+    names = [f"{key}.parquet" for key in table[PART_KEY].to_pylist()]
+    order = sorted(range(len(names)), key=names.__getitem__)  # stable: a key keeps its order
+    return table.take(pa.array(order, type=pa.int64()))
 
 
 def _prepare_rows(rows: list[dict], schema: pa.Schema, trial_id: str) -> list[dict]:
@@ -233,14 +266,23 @@ class RunStore:
             raise ValueError(f"part key {key!r} must match {NAME_RE.pattern}")
         return f"{self.root}/parts/{kind}-{key}.parquet"
 
+    def _packed_path(self, kind: str) -> str:
+        if kind not in PART_KINDS:
+            raise ValueError(f"part kind {kind!r} must be one of {PART_KINDS}")
+        # "<kind>.parquet" never starts with "<kind>-": _part_paths does not list it
+        return f"{self.root}/parts/{kind}.parquet"
+
     def _write_table(self, path: str, table: pa.Table) -> None:
         self._atomic(path, lambda tmp: pq.write_table(table, tmp, filesystem=self.fs))
 
-    def _read_table(self, path: str, schema: pa.Schema) -> pa.Table:
+    def _read_table(
+        self, path: str, schema: pa.Schema, *, columns: list[str] | None = None
+    ) -> pa.Table:
         # ParquetFile on one open file, not pq.read_table(path): no data set discovery; and
         # no pre-buffering or threads, which only cost time on files of a few rows
         with self.fs.open_input_file(path) as f:
-            return _conform(pq.ParquetFile(f, pre_buffer=False).read(use_threads=False), schema)
+            table = pq.ParquetFile(f, pre_buffer=False).read(columns=columns, use_threads=False)
+        return _conform(table, schema)
 
     def write_part(
         self, kind: str, trial_id: str, rows: list[dict], schema: pa.Schema, *, key: str = ""
@@ -251,10 +293,14 @@ class RunStore:
         self._write_table(path, table)
 
     def read_part(self, kind: str, trial_id: str, schema: pa.Schema) -> list[dict]:
+        """The rows of the part ``trial_id`` (a part key), conformed to ``schema``: its own
+        file where there is one, else its rows in the packed file; [] when neither."""
         path = self._part_path(kind, trial_id)
-        if not self._is_file(path):
-            return []
-        return self._read_table(path, schema).to_pylist()
+        if self._is_file(path):
+            return self._read_table(path, schema).to_pylist()
+        packed = self._read_packed(kind, _keyed(schema))
+        packed = packed.filter(pc.equal(packed[PART_KEY], trial_id))
+        return _conform(packed, schema).to_pylist()
 
     def _part_paths(self, kind: str) -> list[str]:
         if kind not in PART_KINDS:
@@ -268,13 +314,83 @@ class RunStore:
             and info.base_name.endswith(".parquet")
         )
 
+    def _part_files(self, kind: str) -> dict[str, str]:
+        """{key: path} of the kind's per-key part files, in the order of their names."""
+        prefix, suffix = f"{kind}-", ".parquet"
+        return {
+            path.rpartition("/")[2][len(prefix) : -len(suffix)]: path
+            for path in self._part_paths(kind)
+        }
+
+    def _read_packed(self, kind: str, keyed: pa.Schema) -> pa.Table:
+        """The packed file's rows conformed to ``keyed`` (part_key last); empty when the
+        kind has not been packed."""
+        path = self._packed_path(kind)
+        if not self._is_file(path):
+            return keyed.empty_table()
+        return self._read_table(path, keyed)
+
     def part_count(self, kind: str) -> int:
-        """How many trials have a part of this kind (no file is read)."""
-        return len(self._part_paths(kind))
+        """How many parts (distinct keys: trials, for trial parts) this kind has, per-key
+        files and packed together; of the packed file only its part_key column is read."""
+        keys = set(self._part_files(kind))
+        path = self._packed_path(kind)
+        if self._is_file(path):
+            only = pa.schema([pa.field(PART_KEY, pa.string())])
+            keys.update(self._read_table(path, only, columns=[PART_KEY])[PART_KEY].to_pylist())
+        return len(keys)
+
+    def _read_keyed(self, kind: str, schema: pa.Schema, files: dict[str, str]) -> pa.Table:
+        """The rows of the per-key part files ``files`` ({key: path}) and the packed rows of
+        every other key, conformed to ``schema`` with part_key last, in the order of the
+        per-key files' names (``_by_name``)."""
+        keyed = _keyed(schema)
+        tables: list[pa.Table] = []
+        read: set[str] = set()
+        for key, path in files.items():
+            try:
+                table = self._read_table(path, schema)
+            except FileNotFoundError:  # packed since it was listed: pack_parts writes the
+                continue  # packed file first, so its rows are in the packed file read below
+            tables.append(_with_key(table, key, keyed))
+            read.add(key)
+        packed = self._read_packed(kind, keyed)
+        if read and packed.num_rows:  # a per-key file wins over the packed rows of its key
+            written = pa.array(sorted(read), type=pa.string())
+            packed = packed.filter(pc.invert(pc.is_in(packed[PART_KEY], value_set=written)))
+        if not tables:
+            return packed  # a finished run: written in this order by pack_parts
+        table = pa.concat_tables(tables)
+        return _by_name(pa.concat_tables([table, packed])) if packed.num_rows else table
 
     def read_parts(self, kind: str, schema: pa.Schema) -> pa.Table:
-        tables = [self._read_table(p, schema) for p in self._part_paths(kind)]
-        return pa.concat_tables(tables) if tables else schema.empty_table()
+        """Every row of every part of this kind, per-key files and packed rows together
+        (one of each key: a per-key file wins over the packed rows of its key), conformed to
+        ``schema``, in the order of the per-key files' names; empty when there is none."""
+        return _conform(self._read_keyed(kind, schema, self._part_files(kind)), schema)
+
+    def pack_parts(self, kind: str, schema: pa.Schema) -> int:
+        """Every part of this kind into one file, ``parts/<kind>.parquet``, with a
+        ``part_key`` column (the <key> of each row's part file); then the per-key files
+        that went into it are deleted. Returns how many were packed: 0 when there is none
+        (a kind without parts, or packed already: the packed file is left as it is).
+
+        Rows are conformed to ``schema``: columns it lacks are dropped, as every reader
+        drops them; pass the schema the consolidated table was made with. For a run no
+        process writes parts of this kind into any more: a per-key file rewritten between
+        reading and deleting would be lost. Raises ValueError for a schema with a
+        ``part_key`` column.
+        """
+        files = self._part_files(kind)
+        if not files:
+            return 0
+        self._write_table(self._packed_path(kind), self._read_keyed(kind, schema, files))
+        # only now: killed before the deletions, the per-key files win over their packed
+        # rows on reading (no row twice), and the next pack_parts packs them again
+        for path in files.values():
+            with contextlib.suppress(FileNotFoundError):  # gone already: nothing is lost
+                self.fs.delete_file(path)
+        return len(files)
 
     def write_table(self, relpath: str, rows: list[dict], schema: pa.Schema) -> None:
         """A small whole table (baselines.parquet), written atomically."""

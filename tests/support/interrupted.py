@@ -54,9 +54,29 @@ def study_command(study, storage, name: str) -> list[str]:
     ]
 
 
+def part_rows(run, kind: str) -> dict[str, pd.DataFrame]:
+    """{part key: its rows} of the run's per-key ``kind`` part files (parts/<kind>-<key>)."""
+    prefix, suffix = f"{kind}-", ".parquet"
+    return {
+        p.name[len(prefix) : -len(suffix)]: pd.read_parquet(p)
+        for p in sorted((run / "parts").glob(f"{prefix}*{suffix}"))
+    }
+
+
+def check_packed(run, kind: str, before: dict[str, pd.DataFrame]) -> None:
+    """Each part of ``before`` ({part key: its rows}, part_rows) is in the finished run's
+    packed parts/<kind>.parquet as it was: its trial did not run again (a trial that did
+    would have been rewritten: another finished_at, another wall time)."""
+    packed = pd.read_parquet(run / "parts" / f"{kind}.parquet")
+    assert not list((run / "parts").glob(f"{kind}-*.parquet"))  # packed, then deleted
+    for key, rows in before.items():
+        mine = packed[packed.part_key == key].drop(columns="part_key").reset_index(drop=True)
+        pd.testing.assert_frame_equal(mine, rows, obj=f"{kind} part {key}")
+
+
 def start_and_stop(cmd, env, run, stop) -> tuple[subprocess.CompletedProcess, dict]:
     """Start the study, call stop(proc) once two trials have finished; returns the
-    driver's exit and {part file: mtime} of the trials finished by then."""
+    driver's exit and {trial id: its row} (part_rows) of the trials finished by then."""
     # Files, not pipes: a pipe nobody reads until the end can fill and stall the driver.
     out_path, err_path = run.with_suffix(".out"), run.with_suffix(".err")
     with open(out_path, "w") as out, open(err_path, "w") as err:
@@ -77,7 +97,7 @@ def start_and_stop(cmd, env, run, stop) -> tuple[subprocess.CompletedProcess, di
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-    finished = {p.name: p.stat().st_mtime_ns for p in (run / "parts").glob("trial-*.parquet")}
+    finished = part_rows(run, "trial")
     done = subprocess.CompletedProcess(
         cmd, proc.returncode, out_path.read_text(), err_path.read_text()
     )
@@ -95,9 +115,9 @@ def check_resumed(cmd, env, run, finished: dict, *, study_name: str | None = Non
     assert len(trials) == 6 and trials.trial_index.is_unique and trials.trial_id.is_unique
     assert (trials.status == "completed").all()
     assert (trials.kept_step == 1).all() and (trials.score == trials.param_x).all()
-    # trials finished before the stop were not run again (their part file is untouched)
-    for name, mtime in finished.items():
-        assert (run / "parts" / name).stat().st_mtime_ns == mtime
+    # trials finished before the stop were not run again: their rows are as they were, in
+    # the packed trial parts of the finished run
+    check_packed(run, "trial", finished)
     history = pd.read_parquet(run / "history.parquet")
     assert len(history) == 6 * 3 and not history.duplicated(["trial_id", "step"]).any()
     storage = JournalStorage(JournalFileBackend(str(run / "optuna.journal")))

@@ -121,7 +121,10 @@ def _replicate(run, row: dict, replicate: int | None) -> tuple[int, int]:
 
 
 def _kept_checkpoint(run_dir: Path, trial_id: str, kept_step) -> Path:
-    """The trial's checkpoint that holds its kept round (else its latest)."""
+    """The folder holding the trial's kept round: in the newest checkpoint that knows
+    that round, the checkpoint itself (the round is its latest) or its kept/ folder."""
+    from raygan.trial import KEPT_STATE  # raygan.trial imports the experiments
+
     tune_dir = run_dir / "tune"  # engine.runs.TUNE_DIR, whose package would import Ray
     trial_dirs = [d for d in tune_dir.glob(f"*_{trial_id}_*") if d.is_dir()]
     if not trial_dirs:
@@ -133,13 +136,17 @@ def _kept_checkpoint(run_dir: Path, trial_id: str, kept_step) -> Path:
     )
     if not checkpoints:
         raise SampleError(f"--trial: trial {trial_id} left no checkpoint in {trial_dirs[0]}")
-    for checkpoint in checkpoints:
+    for checkpoint in reversed(checkpoints):
         state = json.loads((checkpoint / "raygan.json").read_text())
         if state["last"].get("step") == kept_step:
             return checkpoint
+        kept = state.get("kept") or {}
+        if kept.get("step") == kept_step and (checkpoint / KEPT_STATE).is_dir():
+            return checkpoint / KEPT_STATE
     raise SampleError(
         f"--trial: no checkpoint of trial {trial_id} holds its kept step {kept_step} "
-        f"(Tune kept {', '.join(p.name for p in checkpoints)})"
+        f"(Tune kept {', '.join(p.name for p in checkpoints)}; a trial stopped between "
+        "checkpoints keeps the kept round of its last one)"
     )
 
 

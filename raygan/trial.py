@@ -11,6 +11,10 @@ from raygan.experiments import get_experiment
 from raygan.experiments.base import Experiment, TrialDiverged
 from raygan.spec import SpecError, StudySpec, load_spec
 
+# In a trial's checkpoint, the folder holding the kept round's state where the kept round
+# is an earlier one than the state beside it (a study that keeps each trial's best round).
+KEPT_STATE = "kept"
+
 
 def derive_seed(study_seed: int, trial_index: int, replicate: int = 0) -> int:
     """Seed of one replicate of a trial, from the study seed, the trial's index (0, 1, ...)

@@ -21,6 +21,7 @@ from raygan import derive_seed, load_spec
 from raygan.engine import run_study
 from raygan.experiments.seqgan import SeqGANExperiment
 from raygan.results import PART_KINDS, RunStore, history_schema
+from raygan.sample import _kept_checkpoint
 
 
 def brute_force_front(values: np.ndarray, modes: list[str]) -> np.ndarray:
@@ -176,6 +177,7 @@ def test_killed_worker_is_retried_from_its_checkpoint(ray_session, faulty_study,
             "fixed.steps=5",
             "fixed.sleep_s=0.4",
             f"fixed.log_dir={str(logs)!r}",
+            "budget.checkpoint_every_s=0",  # a checkpoint every round
         ],
     )
     victim: dict = {}
@@ -243,7 +245,8 @@ def test_best_round_stands_for_the_trial_in_rows_optuna_and_checkpoints(
 ):
     """With [result] round = "best", the row, the summary and what Optuna is told are the
     best step's scores (step 1 of 0..2 here, which scores x; the others x / 2), the history
-    keeps every step as it was, and Tune keeps that step's checkpoint next to the latest."""
+    keeps every step as it was, and the trial's one checkpoint (its last round: the
+    checkpoints are 30 s apart) holds that step's state in kept/, where sample finds it."""
     common = ["fixed.steps=3", "fixed.peak_at=1", "budget.num_samples=2"]
     lines: list[str] = []
     out = run_study(
@@ -266,9 +269,13 @@ def test_best_round_stands_for_the_trial_in_rows_optuna_and_checkpoints(
         assert t.values == [t.params["x"], t.params["x"] ** 2 + t.params["y"]]
     assert sum("(from step 1, its best of 3)" in line for line in lines) == 2
     assert "each trial at its best step" in out.summary
-    for trial_dir in (tmp_path / "best" / "tune").glob("faulty_study_*"):
-        kept = sorted(p.name for p in trial_dir.glob("checkpoint_*"))
-        assert kept == ["checkpoint_000001", "checkpoint_000002"]  # the best, the latest
+    for trial_id in trials.trial_id:
+        (trial_dir,) = (tmp_path / "best" / "tune").glob(f"faulty_study_{trial_id}_*")
+        (checkpoint,) = trial_dir.glob("checkpoint_*")
+        saved = json.loads((checkpoint / "raygan.json").read_text())
+        assert (saved["last"]["step"], saved["kept"]["step"]) == (2, 1)
+        assert _kept_checkpoint(tmp_path / "best", trial_id, 1) == checkpoint / "kept"
+        assert _kept_checkpoint(tmp_path / "best", trial_id, 2) == checkpoint
 
     run_study(
         load_spec(faulty_study, overrides=common),

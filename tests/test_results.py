@@ -327,6 +327,20 @@ def test_consolidate_keeps_latest_duplicate(spec, store):
     assert tables.trials["validity"].to_pylist() == [0.7]
 
 
+def test_consolidate_leaves_out_the_rounds_of_a_trial_without_a_row(spec, store):
+    """A trial that started after Tune's last snapshot and ran when the driver was killed
+    is not resumed: its rounds have no trial row and stay out of history.parquet."""
+    store.write_part("trial", "t000", [trial_row(0)], trial_schema(spec, METRICS))
+    hs = history_schema(spec, METRICS)
+    store.write_part("history", "t000", history_rows(0, range(3)), hs)
+    store.write_part("history", "t001", history_rows(1, range(2)), hs)  # no trial row
+    tables = store.consolidate(spec, METRICS, run="run1")
+    assert tables.history["trial_id"].to_pylist() == ["t000"] * 3
+    assert pd.read_parquet(store.local_path / "history.parquet").trial_id.unique().tolist() == [
+        "t000"
+    ]
+
+
 def test_consolidate_empty(spec, store):
     tables = store.consolidate(spec, METRICS, run="run1")
     assert len(tables.trials) == len(tables.history) == len(tables.pareto) == 0

@@ -12,8 +12,11 @@ lay before): ``skip_windowed_means`` and ``release_finished_trial`` (a Trial's
 ``run_metadata._n_steps``, ``metric_analysis``, ``metric_n_steps``, ``invalidate_cache``,
 ``invalidate_json_state``), ``forget_encoded_objects`` (``ray.util.debug._logged``),
 ``trim_heap`` (glibc's ``malloc_trim``), ``repoint_generator`` (a SearchGenerator's
-``_experiment.storage.storage_fs_path``) and ``drop_tune_messages`` (matched by their
-text: a reworded message just shows again).
+``_experiment.storage.storage_fs_path``), ``trial_storage`` (ray.train's DeveloperAPI
+``get_storage``: a trial that ended after Tune's last snapshot trains again on resume),
+``searched_trial_ids`` and ``count_trials_made`` (OptunaSearch's ``_ot_trials``, a
+SearchGenerator's ``_counter``: a resumed study may make more than num_samples trials)
+and ``drop_tune_messages`` (matched by their text: a reworded message just shows again).
 
 Required uses have no fallback and raise ``IncompatibleVersion`` where the attribute is
 gone: ``optuna_trial_number`` (OptunaSearch's ``_ot_trials``: every trial's seed comes
@@ -46,6 +49,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import optuna
+import pyarrow.fs as pafs
 from ray.util import debug as ray_debug
 
 # The versions the workarounds below were written against and tested with: major.minor.
@@ -238,6 +242,40 @@ def repoint_generator(generator, root: str) -> None:
     storage = getattr(getattr(generator, "_experiment", None), "storage", None)
     if storage is not None:
         storage.storage_fs_path = root
+
+
+def trial_storage() -> tuple[pafs.FileSystem, str] | None:
+    """(filesystem, path) of the running trial's directory in the run's storage, where
+    Tune persists its checkpoints; inside a trainable only. ray.train's get_storage is a
+    DeveloperAPI (Ray 2.60); None where it is gone."""
+    try:
+        from ray.train._internal.session import get_storage
+
+        storage = get_storage()
+        return storage.storage_filesystem, storage.trial_fs_path
+    except (ImportError, AttributeError):
+        return None
+
+
+def base_searcher(generator):
+    """The searcher inside a SearchGenerator's wrappers (ConcurrencyLimiter, ...)."""
+    searcher = generator.searcher
+    while hasattr(searcher, "searcher"):
+        searcher = searcher.searcher
+    return searcher
+
+
+def searched_trial_ids(generator) -> set[str]:
+    """The Tune trial ids an OptunaSearch inside ``generator`` handed out (restored with
+    it from Tune's snapshot): OptunaSearch's private ``_ot_trials`` map (Ray 2.60)."""
+    return set(getattr(base_searcher(generator), "_ot_trials", {}))
+
+
+def count_trials_made(generator, n: int) -> None:
+    """Count ``n`` more trials as made by a SearchGenerator (its private ``_counter``,
+    Ray 2.60), so that it makes ``n`` fewer before reaching num_samples."""
+    if hasattr(generator, "_counter"):
+        generator._counter += n
 
 
 def fail_running_trials(storage, *, study_name: str) -> int:

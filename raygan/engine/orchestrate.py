@@ -34,6 +34,7 @@ from raygan.engine.runs import (
     RESUMING,
     TUNE_DIR,
     check_run_name,
+    checkpoint_config,
     claim,
     default_run_name,
     local_journal,
@@ -43,7 +44,7 @@ from raygan.engine.runs import (
 )
 from raygan.engine.scheduler import MultiObjectiveASHA
 from raygan.engine.search import RayganGenerator, make_searcher
-from raygan.engine.trainable import checkpoint_config, raygan_trial
+from raygan.engine.trainable import raygan_trial
 from raygan.engine.tune_output import tune_loggers
 from raygan.experiments import experiment_path, get_declaration, get_experiment
 from raygan.results import RunStore
@@ -330,7 +331,7 @@ def _make_tuner(
             storage_path=storage_path,
             storage_filesystem=storage_fs,
             failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-            checkpoint_config=checkpoint_config(spec),
+            checkpoint_config=checkpoint_config(),
             callbacks=[recorder, *tune_loggers()],
             verbose=verbose,
         ),

@@ -18,6 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ray import tune
+
 from raygan.claim import RunBusy, check_not_held, claim_new
 from raygan.engine.errors import StudyError
 from raygan.names import NAME_RE
@@ -27,6 +29,19 @@ from raygan.spec import SpecError, StudySpec, load_spec
 # Tune's own state inside a run directory (trial checkpoints, logs, TensorBoard files);
 # the search is one Tune experiment there, each validation attempt another
 TUNE_DIR = "tune"
+# Checkpoints Tune keeps per trial (each holds the kept round too, so the latest suffices).
+# Two, not one: with num_to_keep=1 Tune snapshots the whole experiment (every trial) after
+# each trial checkpoint, so that its snapshot never names a deleted checkpoint; with two it
+# does so only after a trial's second checkpoint since the last snapshot.
+CHECKPOINTS_KEPT = 2
+
+
+def checkpoint_config() -> tune.CheckpointConfig:
+    """Tune's checkpoint settings for search and validation trials: the latest
+    CHECKPOINTS_KEPT checkpoints of each trial (raygan.engine.trainable decides which rounds
+    make one; the latest holds the kept round too)."""
+    return tune.CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT)
+
 
 # Tune pickles the Recorder and the searcher with the run, and with them the absolute
 # paths of the run directory and its Optuna journal. A run that was copied or moved since

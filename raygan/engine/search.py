@@ -138,13 +138,28 @@ def _same_params(a: dict, b: dict) -> bool:
 
 class RayganGenerator(SearchGenerator):
     """Tune's search generator, but a restored one makes its new trials where the run
-    lies now (see ``compat.repoint_generator``)."""
+    lies now (see ``compat.repoint_generator``), and counts the trials that ended after
+    Tune's last snapshot: their rows stand, so a resumed study still makes num_samples."""
 
     def set_state(self, state: dict) -> None:
         super().set_state(state)
         where = RESUMING.get()
-        if where is not None:
-            compat.repoint_generator(self, where[0].root)
+        if where is None:
+            return
+        store = where[0]
+        compat.repoint_generator(self, store.root)
+        # Tune snapshots its state every few seconds, not after every trial: a trial that
+        # ended since has its row (and its Optuna values) but the restored Tune knows
+        # nothing of it and would make another in its place.
+        unknown = store.part_keys("trial") - compat.searched_trial_ids(self)
+        if unknown:
+            compat.count_trials_made(self, len(unknown))
+            search = compat.base_searcher(self)
+            if isinstance(search, RayganSearch):
+                search._say(
+                    f"[raygan] resume: {len(unknown)} trial(s) ended after Tune's last "
+                    "snapshot; their rows stand and count toward the budget"
+                )
 
 
 def make_sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:

@@ -1,8 +1,9 @@
 """The trainable: one configuration trained on a Ray worker, replicate by replicate.
 
 Each report Tune receives is one round, aggregated over the replicates (means and
-``<metric>_std``), with each replicate's own metrics under REPLICATES; each report
-carries a checkpoint holding every replicate's state, so a trial resumes mid-way.
+``<metric>_std``), with each replicate's own metrics under REPLICATES. Some reports carry a
+checkpoint (``checkpoint_due``): every replicate's state, and the kept round's state where
+that is an earlier round, so a trial resumes mid-way and its kept model can be loaded.
 """
 
 from __future__ import annotations
@@ -10,15 +11,18 @@ from __future__ import annotations
 import json
 import logging
 import resource
+import shutil
 import sys
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 
+import pyarrow.fs as pafs
 import ray
 from ray import tune
 
+from raygan.engine import compat
 from raygan.engine.samples import write_samples
 from raygan.engine.sweep import write_sweep
 from raygan.engine.validation import CASE
@@ -27,18 +31,16 @@ from raygan.experiments.base import TrialDiverged
 from raygan.results import RunStore
 from raygan.spec import StudySpec
 from raygan.trial import (
+    KEPT_STATE,
     aggregate_replicates,
     check_finite,
     make_experiment,
     replaces_kept,
-    round_score,
     set_threads,
 )
 
 DIVERGED_MARKER = "diverged.txt"
-# In a study that keeps each trial's best round: the round's score (Tune keeps the best
-# round's checkpoint by it), and the flag of the report that restates the kept round.
-KEPT_SCORE = "kept_score"
+# The flag of the report that restates the kept round (history skips it).
 KEPT = "kept"
 # Each replicate's own metrics of a round, in every report ({"0": metrics, "1": ...}), and
 # those of the round kept so far (what a trial cut short by the time budget records).
@@ -88,7 +90,9 @@ def raygan_trial(
     if stop_step is not None:  # the step scored is the last one trained, whatever the study
         spec = replace(spec, result_round="last")
         num_steps = min(num_steps, int(stop_step) + 1)
-    elapsed_before, cpu_before, last, kept = _restore(replicates)
+    # the kept round's state, while it is an earlier round than the latest ("best" only)
+    kept_state = tempfile.TemporaryDirectory(prefix="raygan-kept-")
+    elapsed_before, cpu_before, last, kept = _restore(replicates, kept_state.name)
     identity, samples_key = _sample_identity(config, spec=spec, run=run)
     store = RunStore.at(location)
     steps_done = replicates[0].steps_done
@@ -96,7 +100,10 @@ def raygan_trial(
         # Finished after Tune's last snapshot: say so again rather than train again.
         tune.report(kept_result(last, kept))
         return
+    rungs = set(spec.rungs.milestones(num_steps)) if spec.rungs is not None else set()
+    every_s = spec.checkpoint_every_s
     start, cpu_start = time.perf_counter(), time.process_time()
+    checkpointed_at = start
     while steps_done < num_steps:
         step = steps_done
         rounds = []
@@ -117,11 +124,10 @@ def raygan_trial(
         # TensorBoard then draws each replicate's own curves (a list it cannot log)
         own = {str(r): m for r, m in enumerate(rounds)}
         this_round = {**metrics, "step": step, REPLICATES: own}
-        if spec.result_round == "best":
-            # Tune keeps this round's checkpoint (next to the latest) while it is the best
-            this_round[KEPT_SCORE] = round_score(spec, metrics)
         if kept is None or replaces_kept(spec, metrics, kept):
             kept = this_round
+            if spec.result_round != "last":  # a later checkpoint may need this state
+                _save_states(replicates, kept_state.name)
             write_samples(store, replicates, identity=identity, key=samples_key, step=step)
             at_end = spec.result_round == "best" or steps_done == num_steps
             if at_end and stop_step is None:  # validation runs re-train; they sweep nothing
@@ -154,7 +160,13 @@ def raygan_trial(
             "reported_at": time.time(),
             "peak_rss_mb": _peak_rss_mb(),
         }
-        _report_with_checkpoint(replicates, result, kept)
+        now = time.perf_counter()
+        since_s = now - checkpointed_at
+        if checkpoint_due(steps_done, num_steps, rungs=rungs, since_s=since_s, every_s=every_s):
+            _report_with_checkpoint(replicates, result, kept, kept_state=kept_state.name)
+            checkpointed_at = now
+        else:
+            tune.report(result)
         last = result
     if last is None:  # no step to take: nothing to report
         return
@@ -194,23 +206,74 @@ def _device(gpus: float) -> str:
     return "cuda"
 
 
-def _restore(replicates: list) -> tuple[float, float, dict | None, dict | None]:
-    """(seconds trained before, CPU-seconds before, last report, kept round) from Tune's
-    checkpoint, if any, after loading each replicate's state from it."""
-    checkpoint = tune.get_checkpoint()
+def checkpoint_due(
+    steps_done: int, num_steps: int, *, rungs: set[int], since_s: float, every_s: float
+) -> bool:
+    """Whether the report after round ``steps_done`` (1-based) carries a checkpoint: the
+    trial's last round (its kept model must stay loadable), a rung (mo-asha may stop the
+    trial there), or ``every_s`` wall seconds after the last checkpoint (``[budget]
+    checkpoint_every_s``: what a resume loses). Other rounds report metrics only: a
+    checkpoint per round made Tune's snapshots and the uploads the cost of a short trial."""
+    return steps_done >= num_steps or steps_done in rungs or since_s >= every_s
+
+
+def _restore(replicates: list, kept_state: str) -> tuple[float, float, dict | None, dict | None]:
+    """(seconds trained before, CPU-seconds before, last report, kept round) from the
+    trial's checkpoint, if any, after loading each replicate's state from it (and the kept
+    round's state into ``kept_state``). The checkpoint: one that ended the trial where
+    there is one (it ended after Tune's last snapshot, which names an earlier one), else
+    Tune's."""
+    checkpoint = _finished_checkpoint() or tune.get_checkpoint()
     if checkpoint is None:
         return 0.0, 0.0, None, None
     with checkpoint.as_directory() as path:
         for r, experiment in enumerate(replicates):
             experiment.load(_replicate_dir(path, r, len(replicates)))
         saved = json.loads((Path(path) / "raygan.json").read_text())
-    return saved["trial_time_s"], saved.get("trial_cpu_s", 0.0), saved["last"], saved.get("kept")
+        last, kept = saved["last"], saved.get("kept")
+        if kept is not None and kept["step"] != last["step"]:  # an earlier round
+            shutil.copytree(Path(path) / KEPT_STATE, kept_state, dirs_exist_ok=True)
+        else:  # the kept round is the one just loaded
+            _save_states(replicates, kept_state)
+    return saved["trial_time_s"], saved.get("trial_cpu_s", 0.0), last, kept
 
 
-def _report_with_checkpoint(replicates: list, result: dict, kept: dict | None) -> None:
+def _finished_checkpoint() -> tune.Checkpoint | None:
+    """This trial's checkpoint of its last round, if it has one: Tune snapshots its state
+    every few seconds, so a trial that ended since is restored from an earlier checkpoint
+    (or none) and would train again."""
+    where = compat.trial_storage()
+    if where is None:
+        return None
+    fs, trial_path = where
+    selector = pafs.FileSelector(trial_path, allow_not_found=True)
+    for info in sorted(fs.get_file_info(selector), key=lambda i: i.base_name, reverse=True):
+        if info.type != pafs.FileType.Directory or not info.base_name.startswith("checkpoint_"):
+            continue
+        try:
+            with fs.open_input_stream(f"{info.path}/raygan.json") as f:
+                last = json.loads(f.read())["last"]
+        except (OSError, ValueError, KeyError):  # not one of ours, or not whole
+            continue
+        if last["steps_done"] >= last["num_steps"]:
+            return tune.Checkpoint(info.path, filesystem=fs)
+    return None
+
+
+def _save_states(replicates: list, path: str) -> None:
+    """Every replicate's state into ``path`` (the layout _replicate_dir reads)."""
+    for r, experiment in enumerate(replicates):
+        folder = _replicate_dir(path, r, len(replicates), create=True)
+        experiment.save(folder)
+
+
+def _report_with_checkpoint(
+    replicates: list, result: dict, kept: dict | None, *, kept_state: str
+) -> None:
     with tempfile.TemporaryDirectory() as path:
-        for r, experiment in enumerate(replicates):
-            experiment.save(_replicate_dir(path, r, len(replicates), create=True))
+        _save_states(replicates, path)
+        if kept is not None and kept["step"] != result["step"]:
+            shutil.copytree(kept_state, Path(path) / KEPT_STATE)
         state = {
             "trial_time_s": result["trial_time_s"],
             "trial_cpu_s": result["trial_cpu_s"],
@@ -228,7 +291,7 @@ def _replicate_dir(path: str, replicate: int, replicates: int, *, create: bool =
         return str(path)
     folder = Path(path) / f"replicate-{replicate}"
     if create:
-        folder.mkdir()
+        folder.mkdir(exist_ok=True)
     return str(folder)
 
 
@@ -239,16 +302,6 @@ def kept_result(last: dict, kept: dict | None) -> dict:
     if kept is None or kept["step"] == last["step"]:
         return last
     return {**last, **kept, KEPT: True}
-
-
-def checkpoint_config(spec: StudySpec) -> tune.CheckpointConfig:
-    # Tune always keeps the latest checkpoint (what a resume needs); a study that keeps
-    # each trial's best round also keeps that round's, so its model can be loaded.
-    if spec.result_round == "best":
-        return tune.CheckpointConfig(
-            num_to_keep=1, checkpoint_score_attribute=KEPT_SCORE, checkpoint_score_order="max"
-        )
-    return tune.CheckpointConfig(num_to_keep=1)
 
 
 def _peak_rss_mb() -> float:

@@ -19,7 +19,7 @@ from ray import tune
 
 import raygan
 from raygan.engine.console import error_line
-from raygan.engine.runs import TUNE_DIR
+from raygan.engine.runs import TUNE_DIR, checkpoint_config
 from raygan.engine.tune_output import tune_loggers
 from raygan.results import RunStore, StudyTables, param_value, validation_schema
 from raygan.spec import StudySpec
@@ -157,7 +157,7 @@ def validation_tuner(
             storage_path=f"{storage_path}/{TUNE_DIR}",
             storage_filesystem=storage_fs,
             failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            checkpoint_config=checkpoint_config(),
             callbacks=[callback, *tune_loggers()],
             verbose=verbose,
         ),

@@ -330,15 +330,19 @@ class RunStore:
             return keyed.empty_table()
         return self._read_table(path, keyed)
 
-    def part_count(self, kind: str) -> int:
-        """How many parts (distinct keys: trials, for trial parts) this kind has, per-key
-        files and packed together; of the packed file only its part_key column is read."""
+    def part_keys(self, kind: str) -> set[str]:
+        """The keys (trial ids, for trial parts) this kind has parts of, per-key files and
+        packed together; of the packed file only its part_key column is read."""
         keys = set(self._part_files(kind))
         path = self._packed_path(kind)
         if self._is_file(path):
             only = pa.schema([pa.field(PART_KEY, pa.string())])
             keys.update(self._read_table(path, only, columns=[PART_KEY])[PART_KEY].to_pylist())
-        return len(keys)
+        return keys
+
+    def part_count(self, kind: str) -> int:
+        """How many parts (distinct keys: trials, for trial parts) this kind has."""
+        return len(self.part_keys(kind))
 
     def _read_keyed(self, kind: str, schema: pa.Schema, files: dict[str, str]) -> pa.Table:
         """The rows of the per-key part files ``files`` ({key: path}) and the packed rows of
@@ -447,13 +451,17 @@ class RunStore:
         unvalidated = pa.array(np.zeros(len(trials), dtype=bool), type=pa.bool_())
         trials = trials.set_column(index, "validated_front", unvalidated)
 
+        # only the rounds and replicates of the trial rows kept above: a retried trial's
+        # last attempt, and no trial that a killed driver left without a row (one that
+        # started after Tune's last snapshot is not resumed: it ran in vain)
+        ids = pa.array(trials["trial_id"].to_pylist(), type=pa.string())
         history = self.read_parts("history", history_schema(spec, metric_names))
-        history = history.filter(pc.equal(history["run"], run))
+        history = history.filter(
+            pc.and_(pc.equal(history["run"], run), pc.is_in(history["trial_id"], ids))
+        )
         history = history.sort_by([("trial_index", "ascending"), ("step", "ascending")])
         schema = replicate_schema(spec, metric_names, matrix_names)
         replicates = self.read_parts("replicate", schema)
-        # only the replicates of the trial rows kept above (a retried trial's last attempt)
-        ids = pa.array(trials["trial_id"].to_pylist(), type=pa.string())
         replicates = replicates.filter(
             pc.and_(pc.equal(replicates["run"], run), pc.is_in(replicates["trial_id"], ids))
         )

@@ -145,6 +145,8 @@ class StudySpec:
     time_budget_s: float  # 0: no limit
     max_failures: int
     replicates: int  # seeds each configuration is trained with, inside one trial
+    # wall seconds of training between a trial's checkpoints (and its last round, rungs)
+    checkpoint_every_s: float
     cpus: float
     gpus: float  # share of one GPU per trial where the cluster has GPUs; 0: never
     paper: PaperReference | None  # the source paper's reference points ([paper]), if any

@@ -52,7 +52,17 @@ TOP_KEYS = (
     "profiles",
 )
 PROFILE_KEYS = tuple(k for k in TOP_KEYS if k != "profiles")
-BUDGET_KEYS = ("num_samples", "max_concurrent", "time_budget_s", "max_failures", "replicates")
+BUDGET_KEYS = (
+    "num_samples",
+    "max_concurrent",
+    "time_budget_s",
+    "max_failures",
+    "replicates",
+    "checkpoint_every_s",
+)
+# Wall seconds of training between a trial's checkpoints (besides its last round and its
+# rungs): what a resume or a retried trial can lose, against a save and upload each time.
+CHECKPOINT_EVERY_S = 30.0
 RESOURCE_KEYS = ("cpus", "gpus")
 RESULT_KEYS = ("round", "reference", "aggregate", "validate")
 RESULT_ROUNDS = ("last", "best")
@@ -78,6 +88,7 @@ class Budget(NamedTuple):
     time_budget_s: float
     max_failures: int
     replicates: int
+    checkpoint_every_s: float
 
 
 def validate(doc: dict, where: Where, *, name: str, path: Path, profile: str) -> StudySpec:
@@ -129,6 +140,7 @@ def validate(doc: dict, where: Where, *, name: str, path: Path, profile: str) ->
         time_budget_s=budget.time_budget_s,
         max_failures=budget.max_failures,
         replicates=budget.replicates,
+        checkpoint_every_s=budget.checkpoint_every_s,
         cpus=cpus,
         gpus=gpus,
         paper=paper,
@@ -293,7 +305,16 @@ def _budget(where: Where, doc: dict, *, aggregate: str) -> Budget:
         raise where.error(
             "budget.time_budget_s", f"{time_budget_s!r} must be a number >= 0 (0: no limit)"
         )
-    return Budget(num_samples, max_concurrent, float(time_budget_s), max_failures, replicates)
+    every = budget.get("checkpoint_every_s", CHECKPOINT_EVERY_S)
+    if not is_number(every) or every < 0:
+        raise where.error(
+            "budget.checkpoint_every_s",
+            f"{every!r} must be a number >= 0 (wall seconds of training between a trial's "
+            "checkpoints; 0: every round)",
+        )
+    return Budget(
+        num_samples, max_concurrent, float(time_budget_s), max_failures, replicates, float(every)
+    )
 
 
 def _resources(where: Where, doc: dict) -> tuple[float, float]:

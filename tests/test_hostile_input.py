@@ -180,6 +180,28 @@ CASES = [
         "budget.replicates: '3'",
     ),
     (
+        "negative checkpoint period",
+        study_file(edit("max_concurrent = 1", "max_concurrent = 1\ncheckpoint_every_s = -5")),
+        "budget.checkpoint_every_s: -5 must be a number >= 0",
+    ),
+    (
+        "unknown scheduler",
+        study_file(edit('"nsga2"', '"nsga2"\nscheduler = "hyperband"')),
+        "scheduler: 'hyperband'",
+    ),
+    (
+        "rungs without mo-asha",
+        study_file(VALID + "[rungs]\nmin_rounds = 2\n"),
+        "rungs: is set but scheduler is not 'mo-asha'",
+    ),
+    (
+        "rung reduction factor 1",
+        study_file(
+            edit('"nsga2"', '"nsga2"\nscheduler = "mo-asha"') + "[rungs]\nreduction_factor = 1\n"
+        ),
+        "rungs.reduction_factor: 1 must be an integer >= 2",
+    ),
+    (
         "negative validation",
         study_file(VALID + "[result]\nvalidate = -1\n"),
         "result.validate: -1 must be an integer between 0 and 100",
@@ -247,6 +269,16 @@ CASES = [
         "result.validate: -2",
     ),
     ("unknown profile", flags("seqgan_tradeoff", "--profile", "huge"), "profile 'huge'"),
+    (
+        "--optuna-storage with an unknown database",
+        flags("seqgan_tradeoff", "--optuna-storage", "nosuchdb://host/db"),
+        "--optuna-storage: ",
+    ),
+    (
+        "--optuna-storage with no server there",
+        flags("seqgan_tradeoff", "--optuna-storage", "postgresql+psycopg://u:secret@127.0.0.1:9/x"),
+        "--optuna-storage: ",
+    ),
     ("--set unknown key", flags("seqgan_tradeoff", "--set", "fixed.nope=1"), "fixed.nope"),
     (
         "--set unparseable value",

@@ -209,6 +209,16 @@ def test_cli_out_dir_same_bytes(report, tmp_path, capsys):
         assert (tmp_path / "out" / name).read_bytes() == (run_dir / name).read_bytes(), name
 
 
+def test_cli_running_says_the_study_is_still_running(report, tmp_path):
+    """What the study's live report runs (raygan.engine.live_report): the same page with
+    the running banner and a reload."""
+    run_dir, _ = report
+    assert main([str(run_dir), "--out", str(tmp_path / "live"), "--running"]) == 0
+    page = (tmp_path / "live" / "report.html").read_text(encoding="utf-8")
+    assert "still running" in page and 'http-equiv="refresh"' in page
+    assert "still running" not in (run_dir / "report.html").read_text(encoding="utf-8")
+
+
 def test_single_objective_logfloat_and_categorical_params(tmp_path):
     document = load_spec("seqgan_tradeoff", profile="smoke").document
     document["objectives"] = {"validity": "max"}

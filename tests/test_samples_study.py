@@ -161,6 +161,8 @@ def test_live_report_while_the_study_runs(ray_session, tmp_path):
 
     def look(self, store):
         original(self, store)
+        if self.drawing is not None:  # drawn in a process of its own: wait for it here
+            self.drawing.wait()
         page = store.local_path / "report.html"
         if page.exists():
             seen.append(page.read_text(encoding="utf-8"))

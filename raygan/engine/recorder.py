@@ -125,6 +125,9 @@ class Recorder(tune.Callback):
             if (own := (last.get(REPLICATES) or {}).get(str(r))) is not None
         ]
 
+    def on_experiment_end(self, trials, **info):
+        self.live.close()  # the final report (or the next run's) replaces a live one
+
     def on_trial_recover(self, iteration, trials, trial, **info):
         # Tune restarts a diverged trial too, and the restart refuses at once
         # (DIVERGED_MARKER): that is no retry, and neither is any restart after it.

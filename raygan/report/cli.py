@@ -1,4 +1,4 @@
-"""``python -m raygan.report RUN_DIR [--out DIR]``: exit 0 and the page's path, or exit 2
+"""``python -m raygan.report RUN_DIR [--out DIR] [--running]``: exit 0 and the page's path, or exit 2
 and one line on stderr."""
 
 from __future__ import annotations
@@ -18,9 +18,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (holds trials.parquet)")
     parser.add_argument("--out", metavar="DIR", help="where to write (default: RUN_DIR)")
+    parser.add_argument(
+        "--running",
+        action="store_true",
+        help="the study is still running: the page says so and reloads itself",
+    )
     args = parser.parse_args(argv)
     try:
-        path = write_report(args.run_dir, args.out)
+        path = write_report(args.run_dir, args.out, running=args.running)
     except (ReportError, OSError) as e:  # OSError: --out not writable
         print(f"raygan.report: error: {e}", file=sys.stderr)
         return 2

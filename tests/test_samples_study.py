@@ -152,8 +152,10 @@ def test_final_report_is_not_marked_running(run_dir):
     assert section.count("<tr>") == 1 + int(sweep.pareto.sum())  # header + one per pair
 
 
-def test_live_report_while_the_study_runs(ray_session, tmp_path):
-    """A report drawn by the study itself before it ends says it is still running."""
+@pytest.mark.parametrize("study", ["seqgan_tradeoff", "faulty"])
+def test_live_report_while_the_study_runs(ray_session, tmp_path, study, faulty_study):
+    """A report drawn by the study itself before it ends says it is still running; in a
+    process of its own, which reads an experiment registered in this one (faulty)."""
     from raygan.engine import live_report
 
     seen: list[str] = []
@@ -167,7 +169,10 @@ def test_live_report_while_the_study_runs(ray_session, tmp_path):
         if page.exists():
             seen.append(page.read_text(encoding="utf-8"))
 
-    spec = load_spec("seqgan_tradeoff", profile="smoke", overrides=["budget.num_samples=2"])
+    if study == "faulty":
+        spec = load_spec(faulty_study, overrides=["budget.num_samples=2"])
+    else:
+        spec = load_spec(study, profile="smoke", overrides=["budget.num_samples=2"])
     live_report.LiveReport.trial_ended = look  # a spy: the real report is still drawn
     try:
         run_study(spec, storage=str(tmp_path), name="live", verbose=0, echo=lambda line: None)

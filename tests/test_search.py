@@ -4,6 +4,7 @@ cost = x**2 + y), a resume that keeps the rungs, and no configuration trained tw
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 
@@ -184,6 +185,26 @@ def test_mo_asha_with_the_best_round_keeps_the_best_so_far(ray_session, faulty_s
     done = trials[trials.status == "completed"]
     assert done.kept_step.tolist() == [1, 1]
     assert done.score.tolist() == pytest.approx([0.5, 0.9])
+    # a trial checkpoints at each rung: a pruned one's kept model can be loaded
+    from raygan.sample import _kept_checkpoint
+
+    for trial_id in pruned.trial_id:
+        checkpoint = _kept_checkpoint(tmp_path / "mb", trial_id, 0)
+        assert json.loads((checkpoint / "raygan.json").read_text())["last"]["step"] == 0
+
+
+def test_mo_asha_says_when_trials_are_shorter_than_the_first_rung(
+    ray_session, faulty_study, tmp_path
+):
+    from raygan.engine import run_study
+
+    lines: list[str] = []
+    spec = mo_asha_spec(faulty_study, "rungs.min_rounds=5", "budget.num_samples=2")
+    run_study(spec, storage=str(tmp_path), name="mc", echo=lines.append, verbose=0)
+    trials = pd.read_parquet(tmp_path / "mc" / "trials.parquet")
+    assert (trials.status == "completed").all()
+    said = [ln for ln in lines if "fewer than the first rung" in ln]
+    assert len(said) == 1 and "trains 2 rounds" in said[0] and "min_rounds = 5" in said[0]
 
 
 def test_resume_keeps_the_rungs(faulty_study, cli_env, tmp_path):

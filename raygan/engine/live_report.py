@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 
+from raygan.experiments.registry import registered_entries
 from raygan.results import RunStore
 
 log = logging.getLogger(__name__)
@@ -43,8 +44,16 @@ class LiveReport:
         if now < self.next_at:
             return
         self.started_at = now
+        # the child reads the study as this process does: the experiments registered
+        # here (raygan.register_experiment), importable from where they are here
+        env = {
+            **os.environ,
+            "RAYGAN_EXPERIMENTS": registered_entries(),
+            "PYTHONPATH": os.pathsep.join(filter(None, sys.path)),
+        }
         self.drawing = subprocess.Popen(
             [sys.executable, "-m", "raygan.report", str(store.local_path), "--running"],
+            env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             preexec_fn=_lower_priority if os.name == "posix" else None,

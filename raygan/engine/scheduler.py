@@ -43,6 +43,7 @@ class MultiObjectiveASHA(FIFOScheduler):
         self.modes = [o.mode for o in spec.objectives]
         self.echo = echo  # None: print, looked up when used
         self.records: dict[int, dict[str, list[float]]] | None = None  # rung -> trial -> point
+        self.said_short = False  # whether a trial too short for any rung was pointed out
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "records": None}  # a restored copy reads them from disk
@@ -58,6 +59,13 @@ class MultiObjectiveASHA(FIFOScheduler):
 
     def on_trial_result(self, tune_controller, trial, result: dict) -> str:
         done, total = result.get("steps_done"), result.get("num_steps")
+        if total is not None and total < self.rungs.min_rounds and not self.said_short:
+            self.said_short = True  # rungs the trials never reach are no error, but say so
+            (self.echo or print)(
+                f"[raygan] mo-asha: trial {result.get('trial_index')} trains {total} rounds, "
+                f"fewer than the first rung (rungs.min_rounds = {self.rungs.min_rounds}): "
+                "mo-asha stops no trial that short"
+            )
         if result.get(KEPT) or done is None or not self._is_rung(int(done)):
             return TrialScheduler.CONTINUE
         point = [float(result.get(KEPT_VALUES + key, math.nan)) for key in self.keys]

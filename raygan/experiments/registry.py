@@ -23,12 +23,13 @@ import re
 
 from raygan.experiments.base import Declaration, Experiment
 
-REGISTRY: dict[str, str] = {
+BUILT_IN: dict[str, str] = {
     "seqgan": "raygan.experiments.seqgan:SeqGANExperiment",
     "augment": "raygan.experiments.augment:AugmentExperiment",
     "vae_augment": "raygan.experiments.vae:VAEAugmentExperiment",
     "cluster_gan": "raygan.experiments.cluster_gan:ClusterGANExperiment",
 }
+REGISTRY: dict[str, str] = dict(BUILT_IN)
 # The torch-free declaration of each built-in Experiment, by the Experiment's path.
 DECLARATIONS: dict[str, str] = {
     "raygan.experiments.seqgan:SeqGANExperiment": (
@@ -86,6 +87,12 @@ for _item in filter(None, os.environ.get("RAYGAN_EXPERIMENTS", "").split(",")):
         register_experiment(_name, _target, load=False)
     except ValueError as _e:
         ENVIRONMENT_ERRORS.append(f"RAYGAN_EXPERIMENTS: {_e}")
+
+
+def registered_entries() -> str:
+    """The experiments registered beyond the built-in ones, as ``RAYGAN_EXPERIMENTS``
+    spells them: what a child process needs to read this process's studies."""
+    return ",".join(f"{n}={t}" for n, t in REGISTRY.items() if BUILT_IN.get(n) != t)
 
 
 def experiment_path(name: str) -> str:

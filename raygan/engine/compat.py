@@ -10,7 +10,8 @@ Guarded uses switch themselves off where the attribute is gone (the study still 
 maybe with a growing driver, chattier, or with a moved run's new trials written where it
 lay before): ``skip_windowed_means`` and ``release_finished_trial`` (a Trial's
 ``run_metadata._n_steps``, ``metric_analysis``, ``metric_n_steps``, ``invalidate_cache``,
-``invalidate_json_state``), ``forget_encoded_objects`` (``ray.util.debug._logged``),
+``invalidate_json_state``, its checkpoint manager's ``_checkpoint_results`` and
+``_latest_checkpoint_result``), ``drop_json_state`` (the same two invalidations), ``forget_encoded_objects`` (``ray.util.debug._logged``),
 ``trim_heap`` (glibc's ``malloc_trim``), ``repoint_generator`` (a SearchGenerator's
 ``_experiment.storage.storage_fs_path``), ``trial_storage`` (ray.train's DeveloperAPI
 ``get_storage``: a trial that ended after Tune's last snapshot trains again on resume),
@@ -29,7 +30,8 @@ says once per process when the installed ones differ.
 
 Behaviours of these versions that raygan relies on elsewhere, without private names:
 
-- ``TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S`` (set below);
+- ``TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S`` and Tune's result
+  buffering (``TUNE_RESULT_BUFFER_*``), set below;
 - ``raygan.engine.tune_output``: ``TUNE_DISABLE_AUTO_CALLBACK_LOGGERS=1`` keeps Tune
   from adding its own loggers, ``RAY_AIR_NEW_OUTPUT=0`` selects the console flow that
   prints nothing at verbosity 0, and ``TensorBoardLogger`` wraps Tune's TBX logger so
@@ -56,10 +58,19 @@ from ray.util import debug as ray_debug
 TESTED = {"ray": "2.60", "optuna": "5.0"}
 _checked: list[str] = []
 
-# Keeping one checkpoint per trial (all a resume needs) makes Tune snapshot its state after
-# every round and warn about it each time; the snapshots are cheap at raygan's scale.
-# Tune reads it when a run starts: set on import, before any run; a user's value stands.
+# Tune reads these when a run starts: set on import, before any run; a user's value stands.
+# A trial's second checkpoint since Tune's last snapshot forces a snapshot (num_to_keep=2),
+# which Tune warns about when it happens often; raygan keeps checkpoints seconds apart.
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+# Result buffering: a trial's worker runs on through its rounds for up to 1 s (5 s with 50
+# or more trials running) and hands the driver its reports together, instead of pausing
+# after every round until the driver has taken that report. Cut at every checkpoint (a
+# trial's rungs and last round), so a scheduler's decisions are not delayed past one.
+# With rounds of a tenth of a second the pause was a third of a trial's time (the scale
+# benchmark, docs/benchmarks.md); rounds longer than the buffer are reported as before.
+os.environ.setdefault("TUNE_RESULT_BUFFER_LENGTH", "100")
+os.environ.setdefault("TUNE_RESULT_BUFFER_MIN_TIME_S", "1")
+os.environ.setdefault("TUNE_RESULT_BUFFER_MAX_TIME_S", "5")
 
 
 class IncompatibleVersion(RuntimeError):
@@ -133,12 +144,29 @@ def release_finished_trial(trial) -> None:
         table = getattr(metadata, name, None)
         if isinstance(table, dict):
             table.clear()
+    # the whole report Tune keeps beside each kept checkpoint, for a best-checkpoint lookup
+    # raygan never makes (a checkpoint_score_attribute); the checkpoints themselves stay
+    manager = getattr(metadata, "checkpoint_manager", None)
+    kept = [*getattr(manager, "_checkpoint_results", ())]
+    kept.append(getattr(manager, "_latest_checkpoint_result", None))
+    for result in kept:
+        if isinstance(getattr(result, "metrics", None), dict):
+            result.metrics = {}
+    drop_json_state(trial)
+    forget_encoded_objects()
+    trim_heap()
+
+
+def drop_json_state(trial) -> None:
+    """Drop the JSON of a Trial that Tune caches for its snapshots (a Trial's
+    ``invalidate_json_state``, its run metadata's ``invalidate_cache``): ~9 KB per trial,
+    held for the whole run. A snapshot makes it again, so a finished trial's is dropped
+    after each snapshot too (``Recorder.get_state``), at the cost of encoding it again."""
+    metadata: Any = getattr(trial, "run_metadata", None)
     if hasattr(metadata, "invalidate_cache"):
         metadata.invalidate_cache()
     if hasattr(trial, "invalidate_json_state"):
         trial.invalidate_json_state()
-    forget_encoded_objects()
-    trim_heap()
 
 
 def forget_encoded_objects() -> None:

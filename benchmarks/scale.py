@@ -14,7 +14,8 @@ the real engine on a local Ray with ``--concurrent`` slots. Prints:
   - overhead per trial over the first and the last 100 trials: slots x the span from the
     first of them starting to the last ending, minus their waiting time, over 100;
   - driver resident memory after each trial: growth per 100 trials from trial 100 on;
-  - how many files the run directory holds, and how long the final tables took.
+  - how long the study took after its last trial ended (final tables, packing the part
+    files, the report), and how many files the run directory holds.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ def main() -> None:
     start = time.perf_counter()
     run_study(spec, storage=str(work), name="scale", verbose=0, echo=echo)
     wall = time.perf_counter() - start
+    ended = pd.Timestamp.now(tz="UTC")
     ray.shutdown()
 
     run = work / "scale"
@@ -121,6 +123,8 @@ def main() -> None:
             f"driver memory: {memory[0]:.0f} MiB after trial 1, {memory[99]:.0f} after 100, "
             f"{memory[-1]:.0f} after {len(memory)}: {growth:+.2f} MiB per 100 trials"
         )
+    tail = (ended - trials.finished_at.max()).total_seconds()
+    print(f"after the last trial ended: {tail:.1f} s (final tables, packing parts/, report)")
     print(
         f"run directory: {len(files)} files, {len(parquet)} Parquet "
         f"({sum(p.stat().st_size for p in files) / 2**20:.1f} MiB); tables: "

@@ -2,6 +2,7 @@
 memory, and the files a run leaves.
 
     python benchmarks/scale.py [--trials 1000] [--rounds 1] [--round-s 1.0] [--concurrent 2]
+                               [--keep]
 
 One study of ``--trials`` trials of a trial that only waits (``rounds`` x ``round_s``
 seconds: one report after 1 s by default, the shape of Ray Tune's own 10,000-trial run;
@@ -13,7 +14,8 @@ sleep_experiment.py), random search, through the real engine on a local Ray with
     included), as Ray Tune reports for its own 10,000-trial run (625 s / 715 s = 0.87);
     and the same with the trials' measured ``wall_time_s`` instead (which counts a
     trial's waits for the driver between rounds as its own time);
-  - overhead per trial over the first and the last 100 trials: slots x the span from the
+  - overhead per trial over the first and the last 100 trials (half the trials, under
+    200): slots x the span from the
     first of them starting to the last ending, minus their waiting time, over 100;
   - driver resident memory after each trial: growth per 100 trials from trial 100 on;
   - how long the study took after its last trial ended (final tables, packing the part
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -58,6 +61,7 @@ def main() -> None:
     ap.add_argument("--round-s", type=float, default=1.0)
     ap.add_argument("--concurrent", type=int, default=2)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--keep", action="store_true", help="keep the run directory (printed)")
     args = ap.parse_args()
 
     register_experiment("sleep", "sleep_experiment:SleepExperiment")
@@ -104,7 +108,8 @@ def main() -> None:
     own = trials.wall_time_s.sum()
     n = len(trials)
     least = args.rounds * args.round_s  # what one trial needs: its waits
-    first, last = trials.iloc[:100], trials.iloc[-100:]
+    window = min(100, n // 2)  # the first and the last trials, never the same ones
+    first, last = trials.iloc[:window], trials.iloc[-window:]
     files = [p for p in run.rglob("*") if p.is_file()]
     parquet = [p for p in files if p.suffix == ".parquet"]
     print(
@@ -118,7 +123,9 @@ def main() -> None:
     )
     o1 = window_overhead(first, args.concurrent, least)
     o2 = window_overhead(last, args.concurrent, least)
-    print(f"overhead per trial: first 100 {o1:.3f} s, last 100 {o2:.3f} s ({o2 / o1:.2f}x)")
+    print(
+        f"overhead per trial: first {window} {o1:.3f} s, last {window} {o2:.3f} s ({o2 / o1:.2f}x)"
+    )
     if len(memory) > 100:
         growth = (memory[-1] - memory[99]) / (len(memory) - 100) * 100
         print(
@@ -132,6 +139,10 @@ def main() -> None:
         f"({sum(p.stat().st_size for p in files) / 2**20:.1f} MiB); tables: "
         + ", ".join(sorted(p.name for p in run.glob("*.parquet")))
     )
+    if args.keep:
+        print(f"run directory kept: {run}")
+    else:
+        shutil.rmtree(work)
 
 
 if __name__ == "__main__":

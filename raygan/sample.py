@@ -135,7 +135,10 @@ def _kept_checkpoint(run_dir: Path, trial_id: str, kept_step) -> Path:
         p for p in trial_dirs[0].glob("checkpoint_*") if (p / "raygan.json").is_file()
     )
     if not checkpoints:
-        raise SampleError(f"--trial: trial {trial_id} left no checkpoint in {trial_dirs[0]}")
+        raise SampleError(
+            f"--trial: trial {trial_id} left no checkpoint in {trial_dirs[0]} (a trial that "
+            "budget.time_budget_s stopped before its first checkpoint has none)"
+        )
     for checkpoint in reversed(checkpoints):
         state = json.loads((checkpoint / "raygan.json").read_text())
         if state["last"].get("step") == kept_step:
@@ -145,8 +148,8 @@ def _kept_checkpoint(run_dir: Path, trial_id: str, kept_step) -> Path:
             return checkpoint / KEPT_STATE
     raise SampleError(
         f"--trial: no checkpoint of trial {trial_id} holds its kept step {kept_step} "
-        f"(Tune kept {', '.join(p.name for p in checkpoints)}; a trial stopped between "
-        "checkpoints keeps the kept round of its last one)"
+        f"(Tune kept {', '.join(p.name for p in checkpoints)}; a trial stopped between two "
+        "checkpoints has no checkpoint of the round its row holds)"
     )
 
 

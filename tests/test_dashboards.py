@@ -176,7 +176,10 @@ def test_optuna_dashboard_shows_the_running_studys_trials_and_front(
     # the trial list shows each trial's state as the journal has it now
     assert trials.count("Complete") >= 2 and trials.count("Running") == 2, trials[:2000]
     by_number = {t["number"]: t for t in seen["api"]["trials"]}
-    assert [by_number[n]["state"] for n in range(4)] == ["Complete"] * 2 + ["Running"] * 2
+    states = [by_number[n]["state"] for n in range(4)]
+    # which two pass the gate is the order their workers reach it; the list's first trial
+    # (whose details the page opens) is one of them
+    assert sorted(states) == ["Complete"] * 2 + ["Running"] * 2 and states[0] == "Complete"
     # the first trial's details open beside the list: its objective values and parameters
     values = ", ".join(repr(v) for v in by_number[0]["values"])
     assert f"Value {values}" in trials, trials[:2000]

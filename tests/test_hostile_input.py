@@ -182,7 +182,7 @@ CASES = [
     (
         "negative checkpoint period",
         study_file(edit("max_concurrent = 1", "max_concurrent = 1\ncheckpoint_every_s = -5")),
-        "budget.checkpoint_every_s: -5 must be a number >= 0",
+        "budget.checkpoint_every_s: -5 must be a finite number >= 0",
     ),
     (
         "unknown scheduler",

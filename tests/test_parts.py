@@ -14,6 +14,7 @@ from raygan.experiments.seqgan import SeqGANExperiment
 from raygan.results import (
     PART_KINDS,
     RunStore,
+    consolidate,
     history_schema,
     replicate_schema,
     sample_schema,
@@ -210,10 +211,10 @@ def test_consolidating_packed_parts_gives_the_same_tables(spec, store):
     """A run resumed after it finished consolidates again, from the packed parts; the
     same trial twice (t001 and t001-copy, equal finished_at) keeps the later file's row."""
     write_all(store, spec)
-    first = store.consolidate(spec, METRICS, run="run1", matrix_names=MATRICES)
+    first = consolidate(store, spec, METRICS, run="run1", matrix_names=MATRICES)
     for kind, schema in schemas(spec).items():
         store.pack_parts(kind, schema)
-    again = store.consolidate(spec, METRICS, run="run1", matrix_names=MATRICES)
+    again = consolidate(store, spec, METRICS, run="run1", matrix_names=MATRICES)
     assert again.trials.equals(first.trials) and again.history.equals(first.history)
     assert again.replicates.equals(first.replicates) and again.pareto.equals(first.pareto)
     kept = again.trials.filter(pc.equal(again.trials["trial_id"], "t001"))

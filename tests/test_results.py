@@ -13,6 +13,7 @@ from raygan.results import (
     TRIAL_STATUSES,
     RunStore,
     StudyTables,
+    consolidate,
     format_summary,
     front_rows,
     history_schema,
@@ -298,7 +299,7 @@ def write_study(store, spec):
 
 def test_consolidate(spec, store):
     write_study(store, spec)
-    tables = store.consolidate(spec, METRICS, run="run1")
+    tables = consolidate(store, spec, METRICS, run="run1")
     assert tables.trials["trial_index"].to_pylist() == [0, 1, 2, 3, 4]
     assert tables.trials["pareto"].to_pylist() == [True, True, False, False, False]
     assert tables.pareto["trial_index"].to_pylist() == [0, 1]
@@ -323,7 +324,7 @@ def test_consolidate_keeps_latest_duplicate(spec, store):
     later = trial_row(0, validity=0.7, finished_at=T0 + dt.timedelta(hours=1))
     table = pa.Table.from_pylist([later], schema=ts)
     pq.write_table(table, store.local_path / "parts" / "trial-t000-copy.parquet")
-    tables = store.consolidate(spec, METRICS, run="run1")
+    tables = consolidate(store, spec, METRICS, run="run1")
     assert tables.trials["validity"].to_pylist() == [0.7]
 
 
@@ -334,7 +335,7 @@ def test_consolidate_leaves_out_the_rounds_of_a_trial_without_a_row(spec, store)
     hs = history_schema(spec, METRICS)
     store.write_part("history", "t000", history_rows(0, range(3)), hs)
     store.write_part("history", "t001", history_rows(1, range(2)), hs)  # no trial row
-    tables = store.consolidate(spec, METRICS, run="run1")
+    tables = consolidate(store, spec, METRICS, run="run1")
     assert tables.history["trial_id"].to_pylist() == ["t000"] * 3
     assert pd.read_parquet(store.local_path / "history.parquet").trial_id.unique().tolist() == [
         "t000"
@@ -342,7 +343,7 @@ def test_consolidate_leaves_out_the_rounds_of_a_trial_without_a_row(spec, store)
 
 
 def test_consolidate_empty(spec, store):
-    tables = store.consolidate(spec, METRICS, run="run1")
+    tables = consolidate(store, spec, METRICS, run="run1")
     assert len(tables.trials) == len(tables.history) == len(tables.pareto) == 0
     assert pd.read_parquet(store.local_path / "pareto.parquet").empty
     assert "0 trials" in format_summary(tables, spec, location=store.location)
@@ -350,7 +351,7 @@ def test_consolidate_empty(spec, store):
 
 def test_consolidate_unknown_objective(spec, store):
     with pytest.raises(ValueError, match="validity"):
-        store.consolidate(spec, ["memorization"], run="run1")
+        consolidate(store, spec, ["memorization"], run="run1")
 
 
 def test_file_uri_same_as_plain_path(spec, tmp_path):
@@ -364,7 +365,7 @@ def test_file_uri_same_as_plain_path(spec, tmp_path):
         write_study(store, spec)
         store.write_text("spec.toml", "x = 1\n")
         assert store.read_text("spec.toml") == "x = 1\n" and store.exists()
-        results.append(store.consolidate(spec, METRICS, run="run1"))
+        results.append(consolidate(store, spec, METRICS, run="run1"))
     assert results[0].trials.equals(results[1].trials)
     assert results[0].history.equals(results[1].history)
     assert sorted(p.name for p in (tmp_path / "b" / "run1").iterdir()) == sorted(
@@ -440,7 +441,7 @@ def test_failed_and_stopped_never_on_front_pruned_may_be(spec, store):
         if status == "failed":
             row["validity"] = 2.0  # a failed row with values still must not count
         store.write_part("trial", row["trial_id"], [row], ts)
-    tables = store.consolidate(spec, METRICS, run="run1")
+    tables = consolidate(store, spec, METRICS, run="run1")
     rows = tables.trials.to_pylist()
     # pruned: stopped at a rung, its kept round a real point of a trained model
     assert all(r["status"] in ("completed", "pruned") for r in rows if r["pareto"])
@@ -460,7 +461,7 @@ def test_format_summary(spec, store):
     for i in range(6, 13):  # more failures than the summary lists
         row = trial_row(i, status="failed", error="x" * 300)
         store.write_part("trial", row["trial_id"], [row], trial_schema(spec, METRICS))
-    tables = store.consolidate(spec, METRICS, run="run1")
+    tables = consolidate(store, spec, METRICS, run="run1")
     text = format_summary(tables, spec, location=store.location, wall_s=312)
     print(text)
     lines = text.splitlines()

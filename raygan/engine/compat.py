@@ -11,7 +11,7 @@ maybe with a growing driver, chattier, or with a moved run's new trials written 
 lay before): ``skip_windowed_means`` and ``release_finished_trial`` (a Trial's
 ``run_metadata._n_steps``, ``metric_analysis``, ``metric_n_steps``, ``invalidate_cache``,
 ``invalidate_json_state``, its checkpoint manager's ``_checkpoint_results`` and
-``_latest_checkpoint_result``), ``drop_json_state`` (the same two invalidations), ``forget_encoded_objects`` (``ray.util.debug._logged``),
+``_latest_checkpoint_result``), ``forget_encoded_objects`` (``ray.util.debug._logged``),
 ``trim_heap`` (glibc's ``malloc_trim``), ``repoint_generator`` (a SearchGenerator's
 ``_experiment.storage.storage_fs_path``), ``trial_storage`` (ray.train's DeveloperAPI
 ``get_storage``: a trial that ended after Tune's last snapshot trains again on resume),
@@ -23,15 +23,15 @@ Required uses have no fallback and raise ``IncompatibleVersion`` where the attri
 gone: ``optuna_trial_number`` (OptunaSearch's ``_ot_trials``: every trial's seed comes
 from it; ``optuna_trial``, ``optuna_study`` and ``forget_optuna_trial`` too: a proposal
 that repeats a configuration is told and asked again), ``repoint_optuna_search`` (``_ot_study``, ``_sampler``, ``_storage``,
-``_ot_trials`` and an Optuna Trial's ``_trial_id``: resuming a run) and
-``fail_running_trials`` (``_trial_id``: the end of every search). That is why
+``_ot_trials`` and an Optuna Trial's ``_trial_id``: resuming a run),
+``fail_unknown_running_trials`` (``_ot_trials``, a Study's ``_storage``, ``_trial_id``:
+resuming a run) and ``fail_running_trials`` (``_trial_id``: the end of every search). That is why
 pyproject.toml caps ray and optuna at the versions in ``TESTED``; ``check_versions``
 says once per process when the installed ones differ.
 
 Behaviours of these versions that raygan relies on elsewhere, without private names:
 
-- ``TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S`` and Tune's result
-  buffering (``TUNE_RESULT_BUFFER_*``), set below;
+- ``TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S`` (set below);
 - ``raygan.engine.tune_output``: ``TUNE_DISABLE_AUTO_CALLBACK_LOGGERS=1`` keeps Tune
   from adding its own loggers, ``RAY_AIR_NEW_OUTPUT=0`` selects the console flow that
   prints nothing at verbosity 0, and ``TensorBoardLogger`` wraps Tune's TBX logger so
@@ -60,17 +60,8 @@ _checked: list[str] = []
 
 # Tune reads these when a run starts: set on import, before any run; a user's value stands.
 # A trial's second checkpoint since Tune's last snapshot forces a snapshot (num_to_keep=2),
-# which Tune warns about when it happens often; raygan keeps checkpoints seconds apart.
+# which Tune warns about when it happens often (budget.checkpoint_every_s = 0 does it).
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-# Result buffering: a trial's worker runs on through its rounds for up to 1 s (5 s with 50
-# or more trials running) and hands the driver its reports together, instead of pausing
-# after every round until the driver has taken that report. Cut at every checkpoint (a
-# trial's rungs and last round), so a scheduler's decisions are not delayed past one.
-# With rounds of a tenth of a second the pause was a third of a trial's time (the scale
-# benchmark, docs/benchmarks.md); rounds longer than the buffer are reported as before.
-os.environ.setdefault("TUNE_RESULT_BUFFER_LENGTH", "100")
-os.environ.setdefault("TUNE_RESULT_BUFFER_MIN_TIME_S", "1")
-os.environ.setdefault("TUNE_RESULT_BUFFER_MAX_TIME_S", "5")
 
 
 class IncompatibleVersion(RuntimeError):
@@ -119,8 +110,8 @@ def check_versions(echo=None) -> list[str]:
 def skip_windowed_means(trial) -> None:
     """Keep Tune from tracking the last-5 and last-10 means of every reported number.
 
-    Tune keeps them in deques, which its JSON snapshots (written after every round) can
-    only store as hex-encoded pickles, and every one it encodes leaves a key in Ray's
+    Tune keeps them in deques, which its JSON snapshots can only store as hex-encoded
+    pickles, and every one it encodes leaves a key in Ray's
     process-wide log_once set: the driver grew with every round of every trial. Nothing
     raygan writes uses these means. Called before the first result, so none are made.
     """
@@ -152,21 +143,14 @@ def release_finished_trial(trial) -> None:
     for result in kept:
         if isinstance(getattr(result, "metrics", None), dict):
             result.metrics = {}
-    drop_json_state(trial)
-    forget_encoded_objects()
-    trim_heap()
-
-
-def drop_json_state(trial) -> None:
-    """Drop the JSON of a Trial that Tune caches for its snapshots (a Trial's
-    ``invalidate_json_state``, its run metadata's ``invalidate_cache``): ~9 KB per trial,
-    held for the whole run. A snapshot makes it again, so a finished trial's is dropped
-    after each snapshot too (``Recorder.get_state``), at the cost of encoding it again."""
-    metadata: Any = getattr(trial, "run_metadata", None)
+    # the JSON Tune's next snapshot stores for the trial (its controller keeps one per
+    # trial for the whole run) is then made from what is left
     if hasattr(metadata, "invalidate_cache"):
         metadata.invalidate_cache()
     if hasattr(trial, "invalidate_json_state"):
         trial.invalidate_json_state()
+    forget_encoded_objects()
+    trim_heap()
 
 
 def forget_encoded_objects() -> None:
@@ -304,6 +288,21 @@ def count_trials_made(generator, n: int) -> None:
     Ray 2.60), so that it makes ``n`` fewer before reaching num_samples."""
     if hasattr(generator, "_counter"):
         generator._counter += n
+
+
+def fail_unknown_running_trials(search) -> int:
+    """Mark FAIL the RUNNING Optuna trials of an OptunaSearch's study that the search
+    handed to no Tune trial it knows (``_ot_trials``, restored from Tune's snapshot): a
+    killed driver's trials started after that snapshot. Returns how many."""
+    study = optuna_study(search)
+    known = {trial.number for trial in _required(search, "_ot_trials").values()}
+    running: Any = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    orphans = [trial for trial in running if trial.number not in known]
+    for trial in orphans:
+        study._storage.set_trial_state_values(
+            _required(trial, "_trial_id"), optuna.trial.TrialState.FAIL
+        )
+    return len(orphans)
 
 
 def fail_running_trials(storage, *, study_name: str) -> int:

@@ -28,6 +28,8 @@ from raygan.results import (
     RunStore,
     StudyTables,
     baseline_schema,
+    consolidate,
+    consolidate_validation,
     format_baselines,
     format_summary,
     gain_reference,
@@ -132,8 +134,8 @@ def validate_front(
                 total=total,
                 what="validation runs",
             )
-    return store.consolidate_validation(
-        spec, tables, columns.metrics, run=run, matrix_names=columns.matrices
+    return consolidate_validation(
+        store, spec, tables, columns.metrics, run=run, matrix_names=columns.matrices
     )
 
 
@@ -196,7 +198,7 @@ def finish(
 ) -> StudyOutcome:
     """The consolidated tables, the validated front (if asked), the summary, the report."""
     start = time.perf_counter()
-    tables = store.consolidate(spec, columns.metrics, run=run, matrix_names=columns.matrices)
+    tables = consolidate(store, spec, columns.metrics, run=run, matrix_names=columns.matrices)
     if spec.validate and tables.pareto.num_rows:
         tables = validate_front(
             spec, store, tables, run=run, columns=columns, verbose=verbose, echo=echo

@@ -394,6 +394,7 @@ def _search(
         results, saw_sigint = fit_noting_interrupt(tuner, quiet=verbose == 0)
     finally:
         RESUMING.reset(resuming)
+    recorder.live.close()  # a resumed run's Tune held a restored copy: this one drew too
     compat.forget_encoded_objects()  # from Tune's last snapshot, of every trial
     if saw_sigint is None:  # Tune's handler was off: every trial has a row, or it stopped
         saw_sigint = not spec.time_budget_s and store.part_count("trial") < max(

@@ -54,15 +54,14 @@ class Recorder(tune.Callback):
         self.front: FrontSize | None = FrontSize(spec, [])  # None: read from parts when needed
         self.retried: dict[str, int] = {}  # trial id -> restarts that trained
         self.live = LiveReport()
-        self.released: list = []  # the finished trials' Tune Trial objects (Tune's own)
 
     def __getstate__(self) -> dict:
         # Tune pickles this with its snapshots; a restored copy reads the front from the
         # rows on disk, which hold every trial finished before the interruption.
-        return {**self.__dict__, "front": None, "history": {}, "released": []}
+        return {**self.__dict__, "front": None, "history": {}}
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update({"retried": {}, "live": LiveReport(), "released": [], **state})
+        self.__dict__.update({"retried": {}, "live": LiveReport(), **state})
         where = RESUMING.get()
         if where is not None:  # write where the resumed run lies now
             self.store = where[0]
@@ -126,14 +125,6 @@ class Recorder(tune.Callback):
             if (own := (last.get(REPLICATES) or {}).get(str(r))) is not None
         ]
 
-    def get_state(self) -> None:
-        """Called by Tune while it writes a snapshot, after the trials' JSON: the finished
-        trials' JSON is dropped again (see compat.drop_json_state); nothing to save."""
-        for trial in self.released:
-            compat.drop_json_state(trial)
-        compat.trim_heap()
-        return None
-
     def on_experiment_end(self, trials, **info):
         self.live.close()  # the final report (or the next run's) replaces a live one
 
@@ -179,7 +170,7 @@ class Recorder(tune.Callback):
     def on_trial_complete(self, iteration, trials, trial, **info):
         existing = self.store.read_part("trial", trial.trial_id, self._trial_schema())
         if existing and existing[0]["status"] == "completed":
-            self._release(trial)
+            compat.release_finished_trial(trial)
             return  # recorded before an interruption; Tune only re-confirmed it
         # a trial the scheduler stopped ends on its latest round, not the one it stands for
         last = self._as_kept(trial.trial_id, trial.last_result or {})
@@ -237,10 +228,6 @@ class Recorder(tune.Callback):
         )
         self._write(trial, row)
 
-    def _release(self, trial) -> None:
-        compat.release_finished_trial(trial)
-        self.released.append(trial)
-
     def _write(self, trial, row: dict, replicates: Sequence[dict] = ()) -> None:
         self.history.pop(row["trial_id"], None)  # the trial is over: its rows are on disk
         if replicates:  # before the trial's row: a trial with a row has all its parts
@@ -248,7 +235,7 @@ class Recorder(tune.Callback):
             self.store.write_part("replicate", row["trial_id"], list(replicates), schema)
         self.store.write_part("trial", row["trial_id"], [row], self._trial_schema())
         if trial is not None:
-            self._release(trial)
+            compat.release_finished_trial(trial)
         if self.front is None:  # a restored Recorder: the trials finished before
             earlier = self.store.read_parts("trial", self._trial_schema()).to_pylist()
             self.front = FrontSize(

@@ -67,7 +67,7 @@ class RayganSearch(OptunaSearch):
             self._tell_repeat(trial, earlier)
             compat.forget_optuna_trial(self, trial_id)  # ask Optuna again for this trial
         else:
-            self._say(
+            self.say(
                 f"[raygan] the sampler proposed only configurations already run, "
                 f"{MAX_REPEATS} times in a row: the search space is used up, the search ends"
             )
@@ -89,7 +89,7 @@ class RayganSearch(OptunaSearch):
         else:
             study.tell(trial, state=TrialState.FAIL)
             outcome = f"trial {earlier.number} is still running; marked failed"
-        self._say(
+        self.say(
             f"[raygan] the sampler proposed trial {earlier.number}'s configuration again: "
             f"not trained (replicates re-train a configuration); {outcome} as Optuna trial "
             f"{trial.number}, and asked again"
@@ -105,7 +105,8 @@ class RayganSearch(OptunaSearch):
                 compat.optuna_trial(self, trial_id).set_user_attr(STOPPED_AFTER, int(done))
         super().on_trial_complete(trial_id, result, error)
 
-    def _say(self, line: str) -> None:
+    def say(self, line: str) -> None:
+        """One line for the console: the run's echo, else print."""
         (self.echo or print)(line)
 
 
@@ -151,12 +152,17 @@ class RayganGenerator(SearchGenerator):
         # Tune snapshots its state every few seconds, not after every trial: a trial that
         # ended since has its row (and its Optuna values) but the restored Tune knows
         # nothing of it and would make another in its place.
+        search = compat.base_searcher(self)
+        if isinstance(search, RayganSearch):
+            # Optuna trials of trials Tune started after its last snapshot: no Tune trial
+            # will report them, and while RUNNING the sampler counts them as pending and
+            # a proposal of the same configuration as a repeat of a running trial
+            compat.fail_unknown_running_trials(search)
         unknown = store.part_keys("trial") - compat.searched_trial_ids(self)
         if unknown:
             compat.count_trials_made(self, len(unknown))
-            search = compat.base_searcher(self)
             if isinstance(search, RayganSearch):
-                search._say(
+                search.say(
                     f"[raygan] resume: {len(unknown)} trial(s) ended after Tune's last "
                     "snapshot; their rows stand and count toward the budget"
                 )

@@ -92,87 +92,94 @@ def raygan_trial(
         num_steps = min(num_steps, int(stop_step) + 1)
     # the kept round's state, while it is an earlier round than the latest ("best" only)
     kept_state = tempfile.TemporaryDirectory(prefix="raygan-kept-")
-    elapsed_before, cpu_before, last, kept = _restore(replicates, kept_state.name)
-    identity, samples_key = _sample_identity(config, spec=spec, run=run)
-    store = RunStore.at(location)
-    steps_done = replicates[0].steps_done
-    if steps_done >= num_steps and last is not None:
-        # Finished after Tune's last snapshot: say so again rather than train again.
-        tune.report(kept_result(last, kept))
-        return
-    rungs = set(spec.rungs.milestones(num_steps)) if spec.rungs is not None else set()
-    every_s = spec.checkpoint_every_s
-    start, cpu_start = time.perf_counter(), time.process_time()
-    checkpointed_at = start
-    while steps_done < num_steps:
-        step = steps_done
-        rounds = []
-        for experiment in replicates:
-            try:
-                metrics = experiment.step()
-                check_finite(metrics, step=step)
-            except TrialDiverged as e:
-                # one replicate diverging fails the configuration: its mean would be a lie
-                marker.write_text(str(e))
-                raise
-            rounds.append(metrics)
-        steps_done = step + 1
-        metrics = aggregate_replicates(rounds)
-        for o in spec.objectives:
-            metrics[spec.objective_key(o)] = spec.objective_value(o, metrics)
-        # what the trial restates if it keeps this round; replicates keyed "0", "1", ...:
-        # TensorBoard then draws each replicate's own curves (a list it cannot log)
-        own = {str(r): m for r, m in enumerate(rounds)}
-        this_round = {**metrics, "step": step, REPLICATES: own}
-        if kept is None or replaces_kept(spec, metrics, kept):
-            kept = this_round
-            if spec.result_round != "last":  # a later checkpoint may need this state
-                _save_states(replicates, kept_state.name)
-            write_samples(store, replicates, identity=identity, key=samples_key, step=step)
-            at_end = spec.result_round == "best" or steps_done == num_steps
-            if at_end and stop_step is None:  # validation runs re-train; they sweep nothing
-                metric_names = list(replicates[0].metrics)
-                write_sweep(
-                    store,
-                    spec,
-                    replicates,
-                    metric_names=metric_names,
-                    identity=identity,
-                    key=samples_key,
-                    step=step,
-                )
-        result = {
-            **this_round,
-            KEPT_REPLICATES: json.dumps(kept[REPLICATES]),  # text: TensorBoard skips it
-            **{KEPT_VALUES + key: kept[key] for key in map(spec.objective_key, spec.objectives)},
-            "steps_done": steps_done,
-            "num_steps": num_steps,
-            "trial_time_s": elapsed_before + time.perf_counter() - start,
-            # what a trial costs: the process's CPU time, every thread (wall time on a
-            # shared machine also counts the waits for a core)
-            "trial_cpu_s": cpu_before + time.process_time() - cpu_start,
-            "trial_index": index,
-            "seed": seed,
-            "node": node,
-            "node_id": node_id,
-            "device": device,
-            "started_at": started_at,
-            "reported_at": time.time(),
-            "peak_rss_mb": _peak_rss_mb(),
-        }
-        now = time.perf_counter()
-        since_s = now - checkpointed_at
-        if checkpoint_due(steps_done, num_steps, rungs=rungs, since_s=since_s, every_s=every_s):
-            _report_with_checkpoint(replicates, result, kept, kept_state=kept_state.name)
-            checkpointed_at = now
-        else:
-            tune.report(result)
-        last = result
-    if last is None:  # no step to take: nothing to report
-        return
-    final = kept_result(last, kept)
-    if final is not last:
-        tune.report(final)  # no checkpoint: the latest one already holds the whole trial
+    try:
+        elapsed_before, cpu_before, last, kept = _restore(
+            replicates, kept_state.name, keeps_best=spec.result_round != "last"
+        )
+        identity, samples_key = _sample_identity(config, spec=spec, run=run)
+        store = RunStore.at(location)
+        steps_done = replicates[0].steps_done
+        if steps_done >= num_steps and last is not None:
+            # Finished after Tune's last snapshot: say so again rather than train again.
+            tune.report(kept_result(last, kept))
+            return
+        rungs = set(spec.rungs.milestones(num_steps)) if spec.rungs is not None else set()
+        every_s = spec.checkpoint_every_s
+        start, cpu_start = time.perf_counter(), time.process_time()
+        checkpointed_at = start
+        while steps_done < num_steps:
+            step = steps_done
+            rounds = []
+            for experiment in replicates:
+                try:
+                    metrics = experiment.step()
+                    check_finite(metrics, step=step)
+                except TrialDiverged as e:
+                    # one replicate diverging fails the configuration: its mean would be a lie
+                    marker.write_text(str(e))
+                    raise
+                rounds.append(metrics)
+            steps_done = step + 1
+            metrics = aggregate_replicates(rounds)
+            for o in spec.objectives:
+                metrics[spec.objective_key(o)] = spec.objective_value(o, metrics)
+            # what the trial restates if it keeps this round; replicates keyed "0", "1", ...:
+            # TensorBoard then draws each replicate's own curves (a list it cannot log)
+            own = {str(r): m for r, m in enumerate(rounds)}
+            this_round = {**metrics, "step": step, REPLICATES: own}
+            if kept is None or replaces_kept(spec, metrics, kept):
+                kept = this_round
+                if spec.result_round != "last":  # a later checkpoint may need this state
+                    _save_states(replicates, kept_state.name)
+                write_samples(store, replicates, identity=identity, key=samples_key, step=step)
+                at_end = spec.result_round == "best" or steps_done == num_steps
+                if at_end and stop_step is None:  # validation runs re-train; they sweep nothing
+                    metric_names = list(replicates[0].metrics)
+                    write_sweep(
+                        store,
+                        spec,
+                        replicates,
+                        metric_names=metric_names,
+                        identity=identity,
+                        key=samples_key,
+                        step=step,
+                    )
+            result = {
+                **this_round,
+                KEPT_REPLICATES: json.dumps(kept[REPLICATES]),  # text: TensorBoard skips it
+                **{
+                    KEPT_VALUES + key: kept[key] for key in map(spec.objective_key, spec.objectives)
+                },
+                "steps_done": steps_done,
+                "num_steps": num_steps,
+                "trial_time_s": elapsed_before + time.perf_counter() - start,
+                # what a trial costs: the process's CPU time, every thread (wall time on a
+                # shared machine also counts the waits for a core)
+                "trial_cpu_s": cpu_before + time.process_time() - cpu_start,
+                "trial_index": index,
+                "seed": seed,
+                "node": node,
+                "node_id": node_id,
+                "device": device,
+                "started_at": started_at,
+                "reported_at": time.time(),
+                "peak_rss_mb": _peak_rss_mb(),
+            }
+            now = time.perf_counter()
+            since_s = now - checkpointed_at
+            if checkpoint_due(steps_done, num_steps, rungs=rungs, since_s=since_s, every_s=every_s):
+                _report_with_checkpoint(replicates, result, kept, kept_state=kept_state.name)
+                checkpointed_at = now
+            else:
+                tune.report(result)
+            last = result
+        if last is None:  # no step to take: nothing to report
+            return
+        final = kept_result(last, kept)
+        if final is not last:
+            tune.report(final)  # no checkpoint: the latest one already holds the whole trial
+    finally:
+        kept_state.cleanup()  # the trial's own; gone with it, not when collected
 
 
 def _sample_identity(config: dict, *, spec: StudySpec, run: str) -> tuple[dict, str]:
@@ -217,12 +224,14 @@ def checkpoint_due(
     return steps_done >= num_steps or steps_done in rungs or since_s >= every_s
 
 
-def _restore(replicates: list, kept_state: str) -> tuple[float, float, dict | None, dict | None]:
+def _restore(
+    replicates: list, kept_state: str, *, keeps_best: bool
+) -> tuple[float, float, dict | None, dict | None]:
     """(seconds trained before, CPU-seconds before, last report, kept round) from the
-    trial's checkpoint, if any, after loading each replicate's state from it (and the kept
-    round's state into ``kept_state``). The checkpoint: one that ended the trial where
-    there is one (it ended after Tune's last snapshot, which names an earlier one), else
-    Tune's."""
+    trial's checkpoint, if any, after loading each replicate's state from it (and, where
+    the study keeps each trial's best round, that round's state into ``kept_state``). The
+    checkpoint: one that ended the trial where there is one (it ended after Tune's last
+    snapshot, which names an earlier one), else Tune's."""
     checkpoint = _finished_checkpoint() or tune.get_checkpoint()
     if checkpoint is None:
         return 0.0, 0.0, None, None
@@ -231,9 +240,11 @@ def _restore(replicates: list, kept_state: str) -> tuple[float, float, dict | No
             experiment.load(_replicate_dir(path, r, len(replicates)))
         saved = json.loads((Path(path) / "raygan.json").read_text())
         last, kept = saved["last"], saved.get("kept")
-        if kept is not None and kept["step"] != last["step"]:  # an earlier round
-            shutil.copytree(Path(path) / KEPT_STATE, kept_state, dirs_exist_ok=True)
-        else:  # the kept round is the one just loaded
+        earlier = Path(path) / KEPT_STATE
+        if keeps_best and kept is not None and kept["step"] != last["step"]:
+            if earlier.is_dir():  # a checkpoint of an older raygan has none
+                shutil.copytree(earlier, kept_state, dirs_exist_ok=True)
+        elif keeps_best:  # the kept round is the one just loaded
             _save_states(replicates, kept_state)
     return saved["trial_time_s"], saved.get("trial_cpu_s", 0.0), last, kept
 

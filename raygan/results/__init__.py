@@ -1,8 +1,10 @@
 """Parquet results of a study run: the tables' schemas (schema), the run directory with
-its part files and consolidated tables (store), the Pareto maths (pareto), the rows of a
+its part files (store) and its final tables made from them (consolidate), the Pareto
+maths (pareto), the rows of a
 front table (front) and the summary printed for people (summary)."""
 
 from raygan.names import NAME_RE
+from raygan.results.consolidate import consolidate, consolidate_validation
 from raygan.results.front import FrontRow, FrontTable, front_rows
 from raygan.results.pareto import (
     hypervolume,
@@ -68,6 +70,8 @@ __all__ = [
     "RunStore",
     "StudyTables",
     "baseline_schema",
+    "consolidate",
+    "consolidate_validation",
     "format_baselines",
     "format_summary",
     "front_rows",

@@ -22,8 +22,8 @@ A study is one TOML file in ``studies/`` (see ``studies/seqgan_tradeoff.toml``):
                                  # time_budget_s = 0 (no limit), max_failures = 0,
                                  # replicates = 1 (seeds each configuration is trained with),
                                  # checkpoint_every_s = 30 (wall seconds of training between
-                                 # a trial's checkpoints, besides its last round; 0: every
-                                 # round)
+                                 # a trial's checkpoints, besides its last round and its
+                                 # mo-asha rungs; 0: every round)
     [resources]                  # cpus = 1 (> 0), gpus = 0 (0..1: share of one GPU per trial,
                                  # used only where the cluster has GPUs)
     [[start]]                    # optional: trials run first, in order, before the sampler

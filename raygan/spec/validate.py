@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -306,11 +307,11 @@ def _budget(where: Where, doc: dict, *, aggregate: str) -> Budget:
             "budget.time_budget_s", f"{time_budget_s!r} must be a number >= 0 (0: no limit)"
         )
     every = budget.get("checkpoint_every_s", CHECKPOINT_EVERY_S)
-    if not is_number(every) or every < 0:
+    if not is_number(every) or not 0 <= every < math.inf:
         raise where.error(
             "budget.checkpoint_every_s",
-            f"{every!r} must be a number >= 0 (wall seconds of training between a trial's "
-            "checkpoints; 0: every round)",
+            f"{every!r} must be a finite number >= 0 (wall seconds of training between a "
+            "trial's checkpoints; 0: every round)",
         )
     return Budget(
         num_samples, max_concurrent, float(time_budget_s), max_failures, replicates, float(every)

@@ -267,3 +267,22 @@ def test_a_configuration_already_run_is_not_trained_again(ray_session, faulty_st
         assert earlier.params == t.params and earlier.values == t.values
     assert any("configuration again: not trained" in ln for ln in lines)
     assert any("the search space is used up" in ln for ln in lines)
+
+
+def test_a_resume_fails_the_optuna_trials_tune_never_saw(faulty_study, tmp_path):
+    """A killed driver's Optuna trials asked after Tune's last snapshot stay RUNNING in the
+    journal; the resumed search marks them FAIL at once (else their configurations count
+    as running, and the sampler as pending), and leaves the ones its trials hold."""
+    from raygan.engine import compat
+    from raygan.engine.optuna_storage import OptunaStorage
+    from raygan.engine.search import make_searcher
+
+    spec = load_spec(faulty_study, overrides=["sampler=random"])
+    storage = OptunaStorage(journal=tmp_path / "optuna.journal")
+    search = make_searcher(spec, storage=storage, study_name="orph")
+    assert isinstance(search.suggest("known"), dict)  # a Tune trial the search holds
+    study = compat.optuna_study(search)
+    study.ask()  # asked by a driver that died before Tune's snapshot named its trial
+    assert compat.fail_unknown_running_trials(search) == 1
+    states = [t.state.name for t in study.get_trials(deepcopy=False)]
+    assert states == ["RUNNING", "FAIL"]

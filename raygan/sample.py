@@ -83,12 +83,23 @@ def generate_samples(
     return [s for s in samples if s.get(keep)] if keep else samples
 
 
+def _ranges(numbers: list[int]) -> str:
+    """Sorted trial indices as runs: [0, 1, 2, 4] -> '0..2, 4' (a search may skip some)."""
+    spans: list[list[int]] = []
+    for n in numbers:
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    return ", ".join(f"{a}..{b}" if a != b else str(a) for a, b in spans)
+
+
 def _trial_row(run, trial: int) -> dict:
     rows = run.trials[run.trials["trial_index"] == trial]
     if rows.empty:
         known = sorted(int(i) for i in run.trials["trial_index"])
         raise SampleError(
-            f"--trial: {trial} is not a trial of {run.dir}; it has trials {known[0]}..{known[-1]}"
+            f"--trial: {trial} is not a trial of {run.dir}; it has trials {_ranges(known)}"
             if known
             else f"--trial: {run.dir} has no trials"
         )

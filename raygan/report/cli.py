@@ -16,7 +16,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m raygan.report", description="Write report.html and figures of a run."
     )
-    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (holds trials.parquet)")
+    parser.add_argument(
+        "run_dir",
+        metavar="RUN_DIR",
+        help="a run directory (trials.parquet, or parts/ while the study runs)",
+    )
     parser.add_argument("--out", metavar="DIR", help="where to write (default: RUN_DIR)")
     parser.add_argument(
         "--running",

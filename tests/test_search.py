@@ -286,3 +286,36 @@ def test_a_resume_fails_the_optuna_trials_tune_never_saw(faulty_study, tmp_path)
     assert compat.fail_unknown_running_trials(search) == 1
     states = [t.state.name for t in study.get_trials(deepcopy=False)]
     assert states == ["RUNNING", "FAIL"]
+
+
+def test_a_sampler_that_keeps_repeating_itself_is_helped_at_random(faulty_study, tmp_path):
+    """A sampler stuck on one configuration (Optuna's PartialFixedSampler fixing it, as a
+    GP can get stuck on a few discrete configurations): after RANDOM_AFTER repeats in a
+    row the proposals are drawn at random, so every configuration is still proposed
+    before the search says the space is used up; the study's sampler is put back."""
+    from faulty_experiment import study_text
+
+    from raygan.engine import compat
+    from raygan.engine.optuna_storage import OptunaStorage
+    from raygan.engine.search import RANDOM_AFTER, make_searcher
+
+    path = tmp_path / "four.toml"
+    search = '[search.steps]\ntype = "int"\nlow = 1\nhigh = 4\n'
+    path.write_text(study_text(search, sampler="gp"), encoding="utf-8")
+    searcher = make_searcher(
+        load_spec(path), storage=OptunaStorage(journal=tmp_path / "j.journal"), study_name="f"
+    )
+    study = compat.optuna_study(searcher)
+    stuck = optuna.samplers.PartialFixedSampler({"steps": 1}, study.sampler)
+    study.sampler = stuck
+    seen = []
+    for i in range(5):
+        config = searcher.suggest(f"t{i}")
+        if not isinstance(config, dict):
+            break
+        seen.append(config["steps"])
+        searcher.on_trial_complete(f"t{i}", {"score": 0.5, "cost": 0.25, "steps_done": 1})
+    assert seen[0] == 1 and sorted(seen) == [1, 2, 3, 4] and config == "FINISHED"
+    assert study.sampler is stuck
+    first_repeats = [t for t in study.get_trials(deepcopy=False) if t.number <= RANDOM_AFTER]
+    assert all("raygan_repeat_of" in t.user_attrs for t in first_repeats[1:])

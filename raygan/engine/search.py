@@ -21,6 +21,8 @@ from raygan.trial import replicate_seeds
 # A sampler that proposes only configurations already run this many times in a row has
 # nothing new left to offer (a small discrete space, used up): the search ends there.
 MAX_REPEATS = 100
+# After this many repeats in a row the proposals are drawn at random instead.
+RANDOM_AFTER = 10
 # The Optuna user attributes raygan sets: the earlier trial a proposal repeated, and the
 # rounds a trial ran before the scheduler stopped it.
 REPEAT_OF = "raygan_repeat_of"
@@ -56,20 +58,32 @@ class RayganSearch(OptunaSearch):
             compat.repoint_optuna_search(self, where[1].open())
 
     def suggest(self, trial_id: str):
-        for _ in range(MAX_REPEATS):
-            config = super().suggest(trial_id)
-            if not isinstance(config, dict):
-                return config
-            trial = compat.optuna_trial(self, trial_id)
-            earlier = _same_configuration(compat.optuna_study(self), trial)
-            if earlier is None:
-                break
-            self._tell_repeat(trial, earlier)
-            compat.forget_optuna_trial(self, trial_id)  # ask Optuna again for this trial
-        else:
+        study = compat.optuna_study(self)
+        sampler, earlier = study.sampler, None
+        try:
+            for attempt in range(MAX_REPEATS):
+                if attempt == RANDOM_AFTER:
+                    # a model-based sampler can keep proposing what it has seen (a GP on
+                    # a few discrete configurations): draw the rest at random, seeded
+                    study.sampler = optuna.samplers.RandomSampler(
+                        seed=self.study_seed + len(study.get_trials(deepcopy=False))
+                    )
+                config = super().suggest(trial_id)
+                if not isinstance(config, dict):
+                    return config
+                trial = compat.optuna_trial(self, trial_id)
+                earlier = _same_configuration(study, trial)
+                if earlier is None:
+                    break
+                self._tell_repeat(trial, earlier)
+                compat.forget_optuna_trial(self, trial_id)  # ask Optuna again for this trial
+        finally:
+            study.sampler = sampler
+        if earlier is not None or not isinstance(config, dict):  # dict: mypy's narrowing
             self.say(
                 f"[raygan] the sampler proposed only configurations already run, "
-                f"{MAX_REPEATS} times in a row: the search space is used up, the search ends"
+                f"{MAX_REPEATS} times in a row (the last {MAX_REPEATS - RANDOM_AFTER} drawn at "
+                "random): the search space is used up, the search ends"
             )
             return Searcher.FINISHED
         number = compat.optuna_trial_number(self, trial_id)

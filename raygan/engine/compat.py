@@ -296,13 +296,7 @@ def fail_unknown_running_trials(search) -> int:
     killed driver's trials started after that snapshot. Returns how many."""
     study = optuna_study(search)
     known = {trial.number for trial in _required(search, "_ot_trials").values()}
-    running: Any = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-    orphans = [trial for trial in running if trial.number not in known]
-    for trial in orphans:
-        study._storage.set_trial_state_values(
-            _required(trial, "_trial_id"), optuna.trial.TrialState.FAIL
-        )
-    return len(orphans)
+    return _fail_running(study, storage=study._storage, keep=known)
 
 
 def fail_running_trials(storage, *, study_name: str) -> int:
@@ -310,7 +304,13 @@ def fail_running_trials(storage, *, study_name: str) -> int:
     many. Optuna's public API finishes a trial only through the Trial object that asked for
     it, which a driver killed between ask and tell no longer has."""
     study = optuna.load_study(study_name=study_name, storage=storage)
+    return _fail_running(study, storage=storage, keep=set())
+
+
+def _fail_running(study: optuna.Study, *, storage, keep: set[int]) -> int:
+    """Mark FAIL the study's RUNNING trials whose number is not in ``keep``; how many."""
     running: Any = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-    for trial in running:
+    failed = [trial for trial in running if trial.number not in keep]
+    for trial in failed:
         storage.set_trial_state_values(_required(trial, "_trial_id"), optuna.trial.TrialState.FAIL)
-    return len(running)
+    return len(failed)

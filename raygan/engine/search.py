@@ -59,7 +59,7 @@ class RayganSearch(OptunaSearch):
 
     def suggest(self, trial_id: str):
         study = compat.optuna_study(self)
-        sampler, earlier = study.sampler, None
+        sampler = study.sampler
         try:
             for attempt in range(MAX_REPEATS):
                 if attempt == RANDOM_AFTER:
@@ -77,15 +77,15 @@ class RayganSearch(OptunaSearch):
                     break
                 self._tell_repeat(trial, earlier)
                 compat.forget_optuna_trial(self, trial_id)  # ask Optuna again for this trial
+            else:
+                self.say(
+                    f"[raygan] the sampler proposed only configurations already run, "
+                    f"{MAX_REPEATS} times in a row (the last {MAX_REPEATS - RANDOM_AFTER} "
+                    "drawn at random): the search space is used up, the search ends"
+                )
+                return Searcher.FINISHED
         finally:
             study.sampler = sampler
-        if earlier is not None or not isinstance(config, dict):  # dict: mypy's narrowing
-            self.say(
-                f"[raygan] the sampler proposed only configurations already run, "
-                f"{MAX_REPEATS} times in a row (the last {MAX_REPEATS - RANDOM_AFTER} drawn at "
-                "random): the search space is used up, the search ends"
-            )
-            return Searcher.FINISHED
         number = compat.optuna_trial_number(self, trial_id)
         # a searcher pickled by an older raygan has no replicates: one seed, as then
         seeds = replicate_seeds(self.study_seed, number, getattr(self, "replicates", 1))

@@ -91,3 +91,36 @@ def test_resume_with_replicates_runs_no_finished_replicate_twice(faulty_study, c
     for seed in set(replicates.seed):  # the others: no step twice but the one cut by the kill
         steps = [line.split()[1] for line in (logs / f"{seed}.log").read_text().splitlines()]
         assert len(steps) - len(set(steps)) <= 1 and set(steps) == {"0", "1", "2"}
+
+
+def test_a_trial_worker_stopped_by_sigterm_inside_a_callback_prints_nothing():
+    """Ray's worker raises SystemExit from its SIGTERM handler wherever its main thread is;
+    landing in a weakref callback, Python would print an 'Exception ignored' traceback that
+    the driver forwards. Other exceptions in callbacks still print."""
+    import subprocess
+    import sys
+
+    script = """
+import os, signal, sys, weakref
+from raygan.engine import compat
+compat.quiet_worker_sigterm()
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))  # what Ray's worker installs
+
+class Thing: pass
+
+def stopped(_):
+    os.kill(os.getpid(), signal.SIGTERM)  # the handler runs here, inside the callback
+    for _ in range(1000): pass
+
+def broken(_):
+    raise ValueError("a real bug")
+
+a, b = Thing(), Thing()
+ra, rb = weakref.ref(a, stopped), weakref.ref(b, broken)
+del a, b
+print("still here")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout == "still here\n", done.stderr
+    assert "SystemExit" not in done.stderr
+    assert "ValueError: a real bug" in done.stderr

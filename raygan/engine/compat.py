@@ -39,7 +39,9 @@ Behaviours of these versions that raygan relies on elsewhere, without private na
 - ``raygan.engine.resources.fit_noting_interrupt``: Tune installs its own SIGINT handler
   for ``fit()`` (unless ``TUNE_DISABLE_SIGINT_HANDLER``) and puts back the one it found
   when it fires, which is how a Ctrl-C is told from a finished run, since ``fit()``
-  returns normally either way.
+  returns normally either way;
+- ``quiet_worker_sigterm``: a Ray worker's SIGTERM handler raises SystemExit in its main
+  thread, which Python reports through ``sys.unraisablehook`` when it lands in a callback.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -210,6 +213,21 @@ def drop_tune_messages() -> None:
     """Filter the log lines above out of Tune's loggers (matched by their text)."""
     for logger_name, drop in _DROPPED_MESSAGES.items():
         logging.getLogger(logger_name).addFilter(drop)
+
+
+def _drop_sigterm_exit(unraisable) -> None:
+    if not issubclass(unraisable.exc_type, SystemExit):
+        sys.__unraisablehook__(unraisable)
+
+
+def quiet_worker_sigterm() -> None:
+    """On a trial's worker: say nothing when Ray's SIGTERM handler fires inside a callback.
+
+    Ray's worker turns SIGTERM (its trial stopped, the study interrupted or over) into a
+    SystemExit raised wherever its main thread is; raised inside a weakref or finalizer
+    callback, Python prints it as an "Exception ignored" traceback, which the driver
+    forwards to the user's console. Any other exception there still prints."""
+    sys.unraisablehook = _drop_sigterm_exit
 
 
 # ---- OptunaSearch and Tune's search generator: a resumed run that was moved ----------

@@ -68,6 +68,7 @@ def raygan_trial(
     ``location``: the run's name and directory, where the kept round's samples go."""
     # Ray's per-checkpoint INFO lines would drown the progress table.
     logging.getLogger("ray.train").setLevel(logging.WARNING)
+    compat.quiet_worker_sigterm()
     config = config.get(CASE, config)  # a validation run's whole config is one grid value
     index, seed = int(config["_index"]), int(config["_seed"])
     seeds = [int(s) for s in config.get("_seeds", [seed])]

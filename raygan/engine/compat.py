@@ -11,7 +11,8 @@ maybe with a growing driver, chattier, or with a moved run's new trials written 
 lay before): ``skip_windowed_means`` and ``release_finished_trial`` (a Trial's
 ``run_metadata._n_steps``, ``metric_analysis``, ``metric_n_steps``, ``invalidate_cache``,
 ``invalidate_json_state``, its checkpoint manager's ``_checkpoint_results`` and
-``_latest_checkpoint_result``), ``forget_encoded_objects`` (``ray.util.debug._logged``),
+``_latest_checkpoint_result``), ``drop_finished_trials`` (the TuneController's trial
+lists and snapshot JSON), ``forget_encoded_objects`` (``ray.util.debug._logged``),
 ``trim_heap`` (glibc's ``malloc_trim``), ``repoint_generator`` (a SearchGenerator's
 ``_experiment.storage.storage_fs_path``), ``trial_storage`` (ray.train's DeveloperAPI
 ``get_storage``: a trial that ended after Tune's last snapshot trains again on resume),
@@ -154,6 +155,53 @@ def release_finished_trial(trial) -> None:
         trial.invalidate_json_state()
     forget_encoded_objects()
     trim_heap()
+
+
+def drop_finished_trials(tune_controller, trial_ids: set[str]) -> set[str]:
+    """Take the trials named in ``trial_ids`` out of Tune's controller once they have
+    stopped (TERMINATED or ERROR, no actor, no save or decision pending); returns the ids
+    taken out. ``tune_controller``: what Tune hands a scheduler (its TrialRunnerWrapper).
+
+    Tune keeps every Trial object for the whole run, and the JSON of each for its
+    snapshots, so the driver grows with every trial. raygan needs neither once a trial's
+    row is written: a resumed run counts trials with rows that Tune's snapshot lacks
+    (``searched_trial_ids``). What it costs: Tune's table, its snapshot and fit()'s
+    results hold only the trials not taken out. The controller's private ``_trials``,
+    ``_stopped_trials``, ``_failed_trials``, ``_trial_to_actor``, ``_trials_to_cache``,
+    ``_trial_metadata`` and ``_cached_trial_decisions`` (Ray 2.60); nothing is taken out
+    where one is gone.
+    """
+    controller = getattr(tune_controller, "_tune_controller", tune_controller)
+    names = (
+        "_trials",
+        "_stopped_trials",
+        "_failed_trials",
+        "_trial_to_actor",
+        "_trials_to_cache",
+        "_trial_metadata",
+        "_cached_trial_decisions",
+    )
+    if not trial_ids or not all(hasattr(controller, name) for name in names):
+        return set()
+    ended = (*controller._stopped_trials, *controller._failed_trials)
+    gone = {
+        trial
+        for trial in ended
+        if trial.trial_id in trial_ids
+        and trial not in controller._trial_to_actor
+        and not getattr(trial, "is_saving", False)
+        and trial.trial_id not in controller._cached_trial_decisions
+    }
+    if not gone:
+        return set()
+    controller._trials[:] = [t for t in controller._trials if t not in gone]
+    for trial in gone:
+        controller._stopped_trials.discard(trial)
+        controller._failed_trials.discard(trial)
+        controller._trials_to_cache.discard(trial)
+        controller._trial_metadata.pop(trial.trial_id, None)
+    trim_heap()
+    return {trial.trial_id for trial in gone}
 
 
 def forget_encoded_objects() -> None:

@@ -42,7 +42,7 @@ from raygan.engine.runs import (
     saved_facts,
     spec_of_run,
 )
-from raygan.engine.scheduler import MultiObjectiveASHA
+from raygan.engine.scheduler import MultiObjectiveASHA, ReleasingFIFOScheduler
 from raygan.engine.search import RayganGenerator, make_searcher
 from raygan.engine.trainable import raygan_trial
 from raygan.engine.tune_output import tune_loggers
@@ -311,7 +311,7 @@ def _make_tuner(
             storage_filesystem=storage_fs,
         )
     searcher = make_searcher(spec, storage=optuna_store, study_name=run, echo=echo)
-    scheduler = None
+    scheduler = ReleasingFIFOScheduler()
     if spec.scheduler == "mo-asha":
         scheduler = MultiObjectiveASHA(spec, store, metric_names=metric_names, echo=echo)
     return tune.Tuner(

@@ -21,6 +21,7 @@ import math
 import numpy as np
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
+from raygan.engine import compat
 from raygan.engine.runs import RESUMING
 from raygan.engine.trainable import KEPT, KEPT_VALUES
 from raygan.results import RunStore, history_schema, promotion_order
@@ -28,7 +29,27 @@ from raygan.spec import StudySpec
 from raygan.trial import kept_round
 
 
-class MultiObjectiveASHA(FIFOScheduler):
+class ReleasingFIFOScheduler(FIFOScheduler):
+    """Tune's default order (first in, first out), with each trial that ended taken out of
+    Tune's controller when the next trial is added (``compat.drop_finished_trials``): the
+    driver stays flat over thousands of trials. Tune calls a scheduler's on_trial_complete
+    and on_trial_error just before the callbacks that write the trial's row."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ended: set[str] = set()  # trial ids ended, not yet taken out
+
+    def on_trial_complete(self, tune_controller, trial, result) -> None:
+        self.ended.add(trial.trial_id)
+
+    def on_trial_error(self, tune_controller, trial) -> None:
+        self.ended.add(trial.trial_id)
+
+    def on_trial_add(self, tune_controller, trial) -> None:
+        self.ended -= compat.drop_finished_trials(tune_controller, self.ended)
+
+
+class MultiObjectiveASHA(ReleasingFIFOScheduler):
     """Stops a trial at a rung where it is not among the best 1/reduction_factor of the
     trials that reached it (spec.rungs). Trials reach rungs in the order they run: an early
     trial is compared with fewer others (asynchronous SHA), and the first at a rung goes on."""

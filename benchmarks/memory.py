@@ -13,8 +13,8 @@ and the workers' peak memory from the `peak_rss_mb` column of trials.parquet.
 
 --compare runs the study twice, each in a fresh process with its own Ray: first with
 raygan's trimming of Tune's per-trial state switched off (what a plain Tune run keeps:
-running statistics, windowed means, Ray's log_once keys, glibc's freed heap), then as
-shipped.
+running statistics, windowed means, Ray's log_once keys, glibc's freed heap, every
+finished trial in Tune's controller and snapshot), then as shipped.
 """
 
 from __future__ import annotations
@@ -92,6 +92,7 @@ def main() -> None:
         for name in ("skip_windowed_means", "release_finished_trial"):
             setattr(compat, name, lambda trial: None)
         compat.forget_encoded_objects = lambda: None
+        compat.drop_finished_trials = lambda tune_controller, trial_ids: set()
     ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING")
     measure(spec, mode)
     ray.shutdown()

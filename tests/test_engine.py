@@ -465,11 +465,25 @@ def test_a_study_leaves_no_per_result_state_on_the_driver(ray_session, faulty_st
     """Trials that ended leave Tune's controller as the next ones start (its snapshot,
     which grows with every trial it holds, too); those it still holds keep their last
     result but no running statistics."""
+    import gc
+
+    from ray.tune.experiment import Trial
+
     spec = load_spec(
         faulty_study,
         overrides=["budget.num_samples=8", "budget.max_concurrent=2", "fixed.steps=4"],
     )
-    run_study(spec, storage=str(tmp_path), name="lean", verbose=0, echo=lambda line: None)
+    ended_trials_held: list[int] = []
+
+    def echo(line: str) -> None:  # on the driver, as each trial's row is written
+        if line.startswith("[raygan] trial "):
+            gc.collect()
+            held = [o for o in gc.get_objects() if isinstance(o, Trial)]
+            ended_trials_held.append(sum(t.status in ("TERMINATED", "ERROR") for t in held))
+
+    run_study(spec, storage=str(tmp_path), name="lean", verbose=0, echo=echo)
+    # nothing of Tune's (controller, loggers, console, checkpoint manager) keeps them
+    assert len(ended_trials_held) == 8 and max(ended_trials_held) <= 2, ended_trials_held
     assert _tune_encode_keys() == []
     rows = pd.read_parquet(tmp_path / "lean" / "trials.parquet")
     assert len(rows) == 8 and (rows.status == "completed").all()

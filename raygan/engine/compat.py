@@ -157,6 +157,9 @@ def release_finished_trial(trial) -> None:
     trim_heap()
 
 
+_SINCE_SYNC = "_trial_num_checkpoints_since_last_sync"
+
+
 def drop_finished_trials(tune_controller, trial_ids: set[str]) -> set[str]:
     """Take the trials named in ``trial_ids`` out of Tune's controller once they have
     stopped (TERMINATED or ERROR, no actor, no save or decision pending); returns the ids
@@ -168,8 +171,9 @@ def drop_finished_trials(tune_controller, trial_ids: set[str]) -> set[str]:
     (``searched_trial_ids``). What it costs: Tune's table, its snapshot and fit()'s
     results hold only the trials not taken out. The controller's private ``_trials``,
     ``_stopped_trials``, ``_failed_trials``, ``_trial_to_actor``, ``_trials_to_cache``,
-    ``_trial_metadata`` and ``_cached_trial_decisions`` (Ray 2.60); nothing is taken out
-    where one is gone.
+    ``_trial_metadata``, ``_cached_trial_decisions``, its checkpoint manager's count of
+    checkpoints since the last upload and its callbacks' tables keyed by Trial
+    (``_callbacks._callbacks``; Ray 2.60); nothing is taken out where one is gone.
     """
     controller = getattr(tune_controller, "_tune_controller", tune_controller)
     names = (
@@ -200,6 +204,22 @@ def drop_finished_trials(tune_controller, trial_ids: set[str]) -> set[str]:
         controller._failed_trials.discard(trial)
         controller._trials_to_cache.discard(trial)
         controller._trial_metadata.pop(trial.trial_id, None)
+    # Tune counts each trial's checkpoints since its last upload of the snapshot, and
+    # empties the count only after an upload: with a local run directory, never
+    counts = getattr(getattr(controller, "_checkpoint_manager", None), _SINCE_SYNC, None)
+    if isinstance(counts, dict):
+        for trial in gone:
+            counts.pop(trial, None)
+    # Tune's callbacks keep tables keyed by Trial that they never empty: its console
+    # progress (last result, print times, the set of completed trials), and its JSON and
+    # CSV loggers (each trial's config, whether its CSV file continues)
+    for callback in getattr(getattr(controller, "_callbacks", None), "_callbacks", ()):
+        for table in getattr(callback, "__dict__", {}).values():
+            if isinstance(table, dict):
+                for trial in gone:
+                    table.pop(trial, None)
+            elif isinstance(table, set):
+                table.difference_update(gone)
     trim_heap()
     return {trial.trial_id for trial in gone}
 

@@ -473,17 +473,26 @@ def test_a_study_leaves_no_per_result_state_on_the_driver(ray_session, faulty_st
         faulty_study,
         overrides=["budget.num_samples=8", "budget.max_concurrent=2", "fixed.steps=4"],
     )
+    from tensorboardX.event_file_writer import EventFileWriter
+
     ended_trials_held: list[int] = []
+    event_writers_held: list[int] = []
 
     def echo(line: str) -> None:  # on the driver, as each trial's row is written
         if line.startswith("[raygan] trial "):
             gc.collect()
-            held = [o for o in gc.get_objects() if isinstance(o, Trial)]
-            ended_trials_held.append(sum(t.status in ("TERMINATED", "ERROR") for t in held))
+            held = gc.get_objects()
+            trials = [o for o in held if isinstance(o, Trial)]
+            ended_trials_held.append(sum(t.status in ("TERMINATED", "ERROR") for t in trials))
+            event_writers_held.append(sum(isinstance(o, EventFileWriter) for o in held))
 
     run_study(spec, storage=str(tmp_path), name="lean", verbose=0, echo=echo)
-    # nothing of Tune's (controller, loggers, console, checkpoint manager) keeps them
+    # nothing of Tune's (controller, loggers, console, checkpoint manager) keeps them,
+    # nor tensorboardX's exit hooks their event writers (one per running trial)
     assert len(ended_trials_held) == 8 and max(ended_trials_held) <= 2, ended_trials_held
+    assert max(event_writers_held) <= 2, event_writers_held
+    events = list((tmp_path / "lean" / "tune").glob("*/events.out.tfevents.*"))
+    assert len(events) == 8 and all(e.stat().st_size > 500 for e in events)
     assert _tune_encode_keys() == []
     rows = pd.read_parquet(tmp_path / "lean" / "trials.parquet")
     assert len(rows) == 8 and (rows.status == "completed").all()

@@ -12,7 +12,9 @@ lay before): ``skip_windowed_means`` and ``release_finished_trial`` (a Trial's
 ``run_metadata._n_steps``, ``metric_analysis``, ``metric_n_steps``, ``invalidate_cache``,
 ``invalidate_json_state``, its checkpoint manager's ``_checkpoint_results`` and
 ``_latest_checkpoint_result``), ``drop_finished_trials`` (the TuneController's trial
-lists and snapshot JSON), ``forget_encoded_objects`` (``ray.util.debug._logged``),
+lists and snapshot JSON), ``event_file_writers`` and ``release_closed_file_writers``
+(a TBXLoggerCallback's ``_trial_writer``, tensorboardX's ``all_writers``,
+``event_writer`` and ``_closed``), ``forget_encoded_objects`` (``ray.util.debug._logged``),
 ``trim_heap`` (glibc's ``malloc_trim``), ``repoint_generator`` (a SearchGenerator's
 ``_experiment.storage.storage_fs_path``), ``trial_storage`` (ray.train's DeveloperAPI
 ``get_storage``: a trial that ended after Tune's last snapshot trains again on resume),
@@ -222,6 +224,34 @@ def drop_finished_trials(tune_controller, trial_ids: set[str]) -> set[str]:
                 table.difference_update(gone)
     trim_heap()
     return {trial.trial_id for trial in gone}
+
+
+def event_file_writers(callback, trial) -> list:
+    """The tensorboardX FileWriters of the SummaryWriter a TBXLoggerCallback keeps for
+    ``trial`` (its private ``_trial_writer``, Ray 2.60; the writer's ``all_writers``,
+    tensorboardX 2.6), taken before the writer is closed, which forgets them; [] where
+    there are none."""
+    writer = getattr(callback, "_trial_writer", {}).get(trial)
+    return list((getattr(writer, "all_writers", None) or {}).values())
+
+
+class _ClosedEventWriter:
+    def close(self) -> None:
+        pass
+
+
+def release_closed_file_writers(file_writers: list) -> None:
+    """Let closed tensorboardX FileWriters' event writers go.
+
+    tensorboardX (2.6) registers an ``atexit`` hook for every FileWriter it opens, which
+    closes it again at exit and is never unregistered: every trial's writer, with its
+    buffers, stays alive until the driver exits. A closed one's event writer
+    (``FileWriter.event_writer``, whose ``_closed`` is set) is replaced by one whose close
+    does nothing, so the hook still has something to close.
+    """
+    for file_writer in file_writers:
+        if getattr(getattr(file_writer, "event_writer", None), "_closed", False):
+            file_writer.event_writer = _ClosedEventWriter()
 
 
 def forget_encoded_objects() -> None:

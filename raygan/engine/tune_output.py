@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback, LoggerCallback
 from ray.tune.logger.tensorboardx import TBXLoggerCallback
 
+from raygan.engine import compat
+
 
 class TensorBoardLogger(LoggerCallback):
     """Tune's TensorBoard logger, by composition: the same event files per trial."""
@@ -33,7 +35,9 @@ class TensorBoardLogger(LoggerCallback):
         self._tbx.log_trial_result(iteration, trial, result)
 
     def log_trial_end(self, trial, failed: bool = False) -> None:
+        file_writers = compat.event_file_writers(self._tbx, trial)  # closing forgets them
         self._tbx.log_trial_end(trial, failed)
+        compat.release_closed_file_writers(file_writers)
 
 
 def tune_loggers() -> list[LoggerCallback]:

@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--optuna-storage",
         metavar="URL",
         help="keep the Optuna study in a database (postgresql://user:pw@host/db, "
-        "sqlite:////path.db) or a journal file on shared storage, instead of the run's own "
+        "sqlite:////path.db) or a journal file on shared storage (an absolute path), instead "
+        "of the run's own "
         "optuna.journal; give it again with --resume (default: the run's journal)",
     )
     p.add_argument(
@@ -265,9 +266,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
-    except KeyboardInterrupt:  # a second Ctrl-C: Tune skipped its last snapshot
+    except KeyboardInterrupt:  # a second Ctrl-C, or one outside Tune's run (the search's
+        # start or end): no count of finished trials to give, their rows are on disk
         print(
-            "raygan.study: interrupted before the last snapshot; finished trials keep their "
+            "raygan.study: interrupted; the trials that finished keep their "
             f"rows. Continue with: {_resume_command(args, name or _newest_run(args.storage, spec.name) or 'RUN')}",
             file=sys.stderr,
         )

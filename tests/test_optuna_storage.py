@@ -144,6 +144,9 @@ def test_a_new_run_refuses_a_study_name_the_database_holds(
         ("ftp://u:pw123@host/x", "must be a database URL (postgresql://"),
         ("postgresql://u:pw123@127.0.0.1:{closed}/db", "cannot use postgresql://u:***@127.0.0.1"),
         ("/no/such/dir/study.journal", "directory '/no/such/dir' does not exist"),
+        # a bare word (a URL's typo) is no journal path: nothing is written where it runs
+        ("notaurl", "'notaurl' is neither a database URL (postgresql://"),
+        ("postgresql:host/db", "nor an absolute journal file path"),
         # a password SQLAlchemy reads whole though it holds a '/'
         ("postgresql://u:pw123/x@127.0.0.1:{closed}/db", "cannot use postgresql://u:***@127.0.0.1"),
         (

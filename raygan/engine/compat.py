@@ -301,6 +301,10 @@ _DROPPED_MESSAGES = {
     # study.optimize raises; OptunaSearch logs that as a warning after the trial has been
     # stored as it should be. And a resumed run's trial that had finished before the
     # interruption reports again: OptunaSearch cannot tell Optuna twice (it has it already).
+    # fit()'s result grid reads each trial's result.json or progress.csv; a resumed run's
+    # trial that ended before the interruption, or never reported, has none in the
+    # restored directory. raygan reads its rows from its own tables, not from these.
+    "ray.tune.analysis.experiment_analysis": _DropMessage("Failed to fetch metrics"),
     "ray.tune.search.optuna.optuna_search": _DropMessage(
         "`Study.stop` is supposed to", "Cannot tell a COMPLETE trial"
     ),

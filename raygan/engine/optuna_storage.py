@@ -107,8 +107,9 @@ def masked(url: str) -> str:
 def parse_optuna_storage(value: str) -> OptunaStorage:
     """``--optuna-storage``'s value: a database URL (``postgresql://user:pw@host/db``,
     ``sqlite:////abs/path.db``, ``mysql+pymysql://...``) or a journal file path
-    (``/shared/optuna.journal`` or ``file:///shared/optuna.journal``). Raises StudyError
-    for anything else, in one line."""
+    (``/shared/optuna.journal``, ``~/optuna.journal`` or ``file:///shared/optuna.journal``;
+    absolute: a relative one is refused). Raises StudyError for anything else, in one
+    line."""
     value = value.strip()
     if not value:
         raise StudyError(
@@ -122,7 +123,13 @@ def parse_optuna_storage(value: str) -> OptunaStorage:
         return OptunaStorage(url=value, shared=True)
     if scheme in ("", "file"):
         path = Path(value.removeprefix("file://")).expanduser()
-        if not value or value.endswith("/") or path.is_dir():
+        if not path.is_absolute():  # a typo of a URL would become a journal file here
+            raise StudyError(
+                f"--optuna-storage: {masked(value)!r} is neither a database URL ("
+                + ", ".join(f"{d}://" for d in RDB_DIALECTS)
+                + ") nor an absolute journal file path (/shared/runs/study.journal)"
+            )
+        if value.endswith("/") or path.is_dir():
             raise StudyError(
                 f"--optuna-storage: {value!r} is a directory; give a journal file "
                 "(/shared/runs/study.journal) or a database URL"

@@ -171,7 +171,12 @@ class Recorder(tune.Callback):
         existing = self.store.read_part("trial", trial.trial_id, self._trial_schema())
         if existing and existing[0]["status"] == "completed":
             compat.release_finished_trial(trial)
-            return  # recorded before an interruption; Tune only re-confirmed it
+            # Tune's console shows it as started and completed again: say it was not
+            (self.echo or print)(
+                f"[raygan] resume: trial {existing[0]['trial_index']} had finished before "
+                "the interruption; its row stands, not trained again"
+            )
+            return
         # a trial the scheduler stopped ends on its latest round, not the one it stands for
         last = self._as_kept(trial.trial_id, trial.last_result or {})
         row = self._ended_row(

@@ -19,8 +19,7 @@ lists and snapshot JSON), ``event_file_writers`` and ``release_closed_file_write
 ``_experiment.storage.storage_fs_path``), ``trial_storage`` (ray.train's DeveloperAPI
 ``get_storage``: a trial that ended after Tune's last snapshot trains again on resume),
 ``searched_trial_ids`` and ``count_trials_made`` (OptunaSearch's ``_ot_trials``, a
-SearchGenerator's ``_counter``: a resumed study may make more than num_samples trials)
-and ``drop_tune_messages`` (matched by their text: a reworded message just shows again).
+SearchGenerator's ``_counter``: a resumed study may make more than num_samples trials).
 
 Required uses have no fallback and raise ``IncompatibleVersion`` where the attribute is
 gone: ``optuna_trial_number`` (OptunaSearch's ``_ot_trials``: every trial's seed comes
@@ -35,6 +34,8 @@ says once per process when the installed ones differ.
 Behaviours of these versions that raygan relies on elsewhere, without private names:
 
 - ``TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S`` (set below);
+- ``raygan.engine.tune_output.drop_tune_messages``: Tune's and OptunaSearch's messages
+  meant for Tune's own users, matched by their text (a reworded one just shows again);
 - ``raygan.engine.tune_output``: ``TUNE_DISABLE_AUTO_CALLBACK_LOGGERS=1`` keeps Tune
   from adding its own loggers, ``RAY_AIR_NEW_OUTPUT=0`` selects the console flow that
   prints nothing at verbosity 0, and ``TensorBoardLogger`` wraps Tune's TBX logger so
@@ -50,7 +51,6 @@ Behaviours of these versions that raygan relies on elsewhere, without private na
 from __future__ import annotations
 
 import ctypes
-import logging
 import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
@@ -279,42 +279,6 @@ def trim_heap() -> None:
     """Give the C heap's free pages back to the system (glibc only; under a millisecond)."""
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
-
-
-# ---- messages meant for Tune's own users ---------------------------------------------
-class _DropMessage(logging.Filter):
-    def __init__(self, *texts: str):
-        super().__init__()
-        self.texts = texts
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        return not any(text in message for text in self.texts)
-
-
-# One instance per logger, made once: addFilter does not add the same filter twice.
-_DROPPED_MESSAGES = {
-    # Tune ends an interrupted run with 'Resume experiment with: Tuner.restore(...)'; a
-    # raygan user resumes with --resume, which raygan itself prints.
-    "ray.tune.tune": _DropMessage("has been interrupted"),
-    # Optuna's grid sampler stops the study once the grid is done, which outside
-    # study.optimize raises; OptunaSearch logs that as a warning after the trial has been
-    # stored as it should be. And a resumed run's trial that had finished before the
-    # interruption reports again: OptunaSearch cannot tell Optuna twice (it has it already).
-    # fit()'s result grid reads each trial's result.json or progress.csv; a resumed run's
-    # trial that ended before the interruption, or never reported, has none in the
-    # restored directory. raygan reads its rows from its own tables, not from these.
-    "ray.tune.analysis.experiment_analysis": _DropMessage("Failed to fetch metrics"),
-    "ray.tune.search.optuna.optuna_search": _DropMessage(
-        "`Study.stop` is supposed to", "Cannot tell a COMPLETE trial"
-    ),
-}
-
-
-def drop_tune_messages() -> None:
-    """Filter the log lines above out of Tune's loggers (matched by their text)."""
-    for logger_name, drop in _DROPPED_MESSAGES.items():
-        logging.getLogger(logger_name).addFilter(drop)
 
 
 def _drop_sigterm_exit(unraisable) -> None:

@@ -45,7 +45,7 @@ from raygan.engine.runs import (
 from raygan.engine.scheduler import MultiObjectiveASHA, ReleasingFIFOScheduler
 from raygan.engine.search import RayganGenerator, make_searcher
 from raygan.engine.trainable import raygan_trial
-from raygan.engine.tune_output import tune_loggers
+from raygan.engine.tune_output import drop_tune_messages, tune_loggers
 from raygan.experiments import experiment_path, get_declaration, get_experiment
 from raygan.results import RunStore
 from raygan.spec import SpecError, StudySpec, dump_toml
@@ -175,7 +175,7 @@ def _run_claimed(
     echo,
 ) -> StudyOutcome:
     """run_study, once the run directory is claimed and locked."""
-    compat.drop_tune_messages()
+    drop_tune_messages()
     with _ray_session(address, echo=echo), _sigterm_as_interrupt():
         compat.check_versions(echo)
         cpus, gpus = resources(spec, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial)

@@ -6,7 +6,8 @@ directory, not at the run directory where the event files end up (Ray 2.60). And
 configuration box prints at every verbosity, ``verbose=0`` included. So raygan passes
 the loggers itself, TensorBoard through a wrapper Tune does not recognise (no hint), says
 where the event files are in its own line, and turns Tune's console output off for
-``--quiet``.
+``--quiet``. Messages meant for Tune's own users (its ``Tuner.restore`` hint, ...) are
+filtered out of its loggers.
 """
 
 from __future__ import annotations
@@ -20,6 +21,42 @@ from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback, LoggerCallbac
 from ray.tune.logger.tensorboardx import TBXLoggerCallback
 
 from raygan.engine import compat
+
+
+# ---- messages meant for Tune's own users ---------------------------------------------
+class _DropMessage(logging.Filter):
+    def __init__(self, *texts: str):
+        super().__init__()
+        self.texts = texts
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(text in message for text in self.texts)
+
+
+# One instance per logger, made once: addFilter does not add the same filter twice.
+_DROPPED_MESSAGES = {
+    # Tune ends an interrupted run with 'Resume experiment with: Tuner.restore(...)'; a
+    # raygan user resumes with --resume, which raygan itself prints.
+    "ray.tune.tune": _DropMessage("has been interrupted"),
+    # fit()'s result grid reads each trial's result.json or progress.csv; a resumed run's
+    # trial that ended before the interruption, or never reported, has none in the
+    # restored directory. raygan reads its rows from its own tables, not from these.
+    "ray.tune.analysis.experiment_analysis": _DropMessage("Failed to fetch metrics"),
+    # Optuna's grid sampler stops the study once the grid is done, which outside
+    # study.optimize raises; OptunaSearch logs that as a warning after the trial has been
+    # stored as it should be. And a resumed run's trial that had finished before the
+    # interruption reports again: OptunaSearch cannot tell Optuna twice (it has it already).
+    "ray.tune.search.optuna.optuna_search": _DropMessage(
+        "`Study.stop` is supposed to", "Cannot tell a COMPLETE trial"
+    ),
+}
+
+
+def drop_tune_messages() -> None:
+    """Filter the log lines above out of Tune's loggers (matched by their text)."""
+    for logger_name, drop in _DROPPED_MESSAGES.items():
+        logging.getLogger(logger_name).addFilter(drop)
 
 
 class TensorBoardLogger(LoggerCallback):

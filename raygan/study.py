@@ -101,9 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--optuna-storage",
         metavar="URL",
         help="keep the Optuna study in a database (postgresql://user:pw@host/db, "
-        "sqlite:////path.db) or a journal file on shared storage (an absolute path), instead "
-        "of the run's own "
-        "optuna.journal; give it again with --resume (default: the run's journal)",
+        "sqlite:////path.db) or a journal file on shared storage (an absolute path), "
+        "instead of the run's own optuna.journal; give it again with --resume (default: "
+        "the run's journal)",
     )
     p.add_argument(
         "--name",

@@ -104,6 +104,10 @@ def masked(url: str) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
+# what the messages below list as database URLs
+_SCHEMES = ", ".join(f"{d}://" for d in RDB_DIALECTS)
+
+
 def parse_optuna_storage(value: str) -> OptunaStorage:
     """``--optuna-storage``'s value: a database URL (``postgresql://user:pw@host/db``,
     ``sqlite:////abs/path.db``, ``mysql+pymysql://...``) or a journal file path
@@ -125,9 +129,8 @@ def parse_optuna_storage(value: str) -> OptunaStorage:
         path = Path(value.removeprefix("file://")).expanduser()
         if not path.is_absolute():  # a typo of a URL would become a journal file here
             raise StudyError(
-                f"--optuna-storage: {masked(value)!r} is neither a database URL ("
-                + ", ".join(f"{d}://" for d in RDB_DIALECTS)
-                + ") nor an absolute journal file path (/shared/runs/study.journal)"
+                f"--optuna-storage: {masked(value)!r} is neither a database URL "
+                f"({_SCHEMES}) nor an absolute journal file path (/shared/runs/study.journal)"
             )
         if value.endswith("/") or path.is_dir():
             raise StudyError(
@@ -140,9 +143,8 @@ def parse_optuna_storage(value: str) -> OptunaStorage:
             )
         return OptunaStorage(journal=path.resolve(), shared=True)
     raise StudyError(
-        f"--optuna-storage: {masked(value)!r} must be a database URL ("
-        + ", ".join(f"{d}://" for d in RDB_DIALECTS)
-        + ") or a journal file path"
+        f"--optuna-storage: {masked(value)!r} must be a database URL ({_SCHEMES}) or a "
+        "journal file path"
     )
 
 

@@ -93,34 +93,49 @@ def test_resume_with_replicates_runs_no_finished_replicate_twice(faulty_study, c
         assert len(steps) - len(set(steps)) <= 1 and set(steps) == {"0", "1", "2"}
 
 
-def test_a_trial_worker_stopped_by_sigterm_inside_a_callback_prints_nothing():
+def test_a_trial_worker_stopped_by_sigterm_inside_a_callback_prints_nothing(ray_session):
     """Ray's worker raises SystemExit from its SIGTERM handler wherever its main thread is;
     landing in a weakref callback, Python would print an 'Exception ignored' traceback that
-    the driver forwards. Other exceptions in callbacks still print."""
-    import subprocess
+    the driver forwards. The hook is in place from the trainable's import (an actor's
+    creation: Tune also stops actors that never ran a trial), only on a worker; other
+    exceptions in callbacks still print."""
     import sys
 
-    script = """
-import os, signal, sys, weakref
-from raygan.engine import compat
-compat.quiet_worker_sigterm()
-signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))  # what Ray's worker installs
+    import ray
 
-class Thing: pass
+    def in_a_fresh_worker() -> tuple[bool, str]:
+        import importlib
+        import io
+        import sys
+        import weakref
 
-def stopped(_):
-    os.kill(os.getpid(), signal.SIGTERM)  # the handler runs here, inside the callback
-    for _ in range(1000): pass
+        untouched = sys.unraisablehook is sys.__unraisablehook__
+        importlib.import_module("raygan.engine.trainable")  # what creating a trial actor does
 
-def broken(_):
-    raise ValueError("a real bug")
+        class Thing:
+            pass
 
-a, b = Thing(), Thing()
-ra, rb = weakref.ref(a, stopped), weakref.ref(b, broken)
-del a, b
-print("still here")
-"""
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert done.returncode == 0 and done.stdout == "still here\n", done.stderr
-    assert "SystemExit" not in done.stderr
-    assert "ValueError: a real bug" in done.stderr
+        def stopped(_):
+            raise SystemExit(1)  # what Ray's SIGTERM handler raises, here in the callback
+
+        def broken(_):
+            raise ValueError("a real bug")
+
+        err, sys.stderr = sys.stderr, io.StringIO()
+        try:
+            a, b = Thing(), Thing()
+            refs = weakref.ref(a, stopped), weakref.ref(b, broken)  # noqa: F841
+            del a, b
+            return untouched, sys.stderr.getvalue()
+        finally:
+            sys.stderr = err
+
+    # a runtime env of its own: a new worker process, which has imported nothing of raygan
+    fresh = {"env_vars": {"RAYGAN_TEST_FRESH_WORKER": str(os.getpid())}}
+    untouched, printed = ray.get(ray.remote(in_a_fresh_worker).options(runtime_env=fresh).remote())
+    assert untouched
+    assert "SystemExit" not in printed
+    assert "ValueError: a real bug" in printed
+    import raygan.engine.trainable  # noqa: F401
+
+    assert getattr(sys.unraisablehook, "__module__", "") != "raygan.engine.compat"

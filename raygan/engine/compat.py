@@ -58,6 +58,7 @@ from typing import Any
 
 import optuna
 import pyarrow.fs as pafs
+from ray._private import worker as _ray_worker
 from ray.util import debug as ray_debug
 
 # The versions the workarounds below were written against and tested with: major.minor.
@@ -287,13 +288,16 @@ def _drop_sigterm_exit(unraisable) -> None:
 
 
 def quiet_worker_sigterm() -> None:
-    """On a trial's worker: say nothing when Ray's SIGTERM handler fires inside a callback.
+    """On a Ray worker process, and nowhere else: say nothing when Ray's SIGTERM handler
+    fires inside a callback.
 
-    Ray's worker turns SIGTERM (its trial stopped, the study interrupted or over) into a
-    SystemExit raised wherever its main thread is; raised inside a weakref or finalizer
-    callback, Python prints it as an "Exception ignored" traceback, which the driver
-    forwards to the user's console. Any other exception there still prints."""
-    sys.unraisablehook = _drop_sigterm_exit
+    Ray's worker turns SIGTERM (its trial stopped, the study interrupted or over, or an
+    actor Tune started and then dropped unused) into a SystemExit raised wherever its main
+    thread is; raised inside a weakref or finalizer callback, Python prints it as an
+    "Exception ignored" traceback, which the driver forwards to the user's console. Any
+    other exception there still prints. A driver's hook is left as it is."""
+    if _ray_worker.global_worker.mode == _ray_worker.WORKER_MODE:
+        sys.unraisablehook = _drop_sigterm_exit
 
 
 # ---- OptunaSearch and Tune's search generator: a resumed run that was moved ----------

@@ -50,6 +50,10 @@ KEPT_REPLICATES = "kept_replicates"
 # trial stands for if a scheduler stops it now, which mo-asha ranks and Optuna is told.
 KEPT_VALUES = "kept/"
 
+# At import, which on a worker is the trial actor's creation, not at the trial's start:
+# Tune also stops actors it started and then dropped before they ran a trial.
+compat.quiet_worker_sigterm()
+
 
 def raygan_trial(
     config: dict,
@@ -68,7 +72,6 @@ def raygan_trial(
     ``location``: the run's name and directory, where the kept round's samples go."""
     # Ray's per-checkpoint INFO lines would drown the progress table.
     logging.getLogger("ray.train").setLevel(logging.WARNING)
-    compat.quiet_worker_sigterm()
     config = config.get(CASE, config)  # a validation run's whole config is one grid value
     index, seed = int(config["_index"]), int(config["_seed"])
     seeds = [int(s) for s in config.get("_seeds", [seed])]

@@ -18,13 +18,14 @@ lists and snapshot JSON), ``event_file_writers`` and ``release_closed_file_write
 ``trim_heap`` (glibc's ``malloc_trim``), ``repoint_generator`` (a SearchGenerator's
 ``_experiment.storage.storage_fs_path``), ``trial_storage`` (ray.train's DeveloperAPI
 ``get_storage``: a trial that ended after Tune's last snapshot trains again on resume),
-``searched_trial_ids`` and ``count_trials_made`` (OptunaSearch's ``_ot_trials``, a
-SearchGenerator's ``_counter``: a resumed study may make more than num_samples trials).
+``searched_trial_ids`` and ``count_trials_made`` (OptunaSearch's ``_ot_trials`` and
+``_completed_trials``, a SearchGenerator's ``_counter``: a resumed study may make more than num_samples trials).
 
 Required uses have no fallback and raise ``IncompatibleVersion`` where the attribute is
 gone: ``optuna_trial_number`` (OptunaSearch's ``_ot_trials``: every trial's seed comes
 from it; ``optuna_trial``, ``optuna_study`` and ``forget_optuna_trial`` too: a proposal
-that repeats a configuration is told and asked again), ``repoint_optuna_search`` (``_ot_study``, ``_sampler``, ``_storage``,
+that repeats a configuration is told and asked again, and a finished trial's Optuna Trial
+is let go), ``repoint_optuna_search`` (``_ot_study``, ``_sampler``, ``_storage``,
 ``_ot_trials`` and an Optuna Trial's ``_trial_id``: resuming a run),
 ``fail_unknown_running_trials`` (``_ot_trials``, a Study's ``_storage``, ``_trial_id``:
 resuming a run) and ``fail_running_trials`` (``_trial_id``: the end of every search). That is why
@@ -241,18 +242,22 @@ class _ClosedEventWriter:
         pass
 
 
+_CLOSED_EVENT_WRITER = _ClosedEventWriter()
+
+
 def release_closed_file_writers(file_writers: list) -> None:
-    """Let closed tensorboardX FileWriters' event writers go.
+    """Let closed tensorboardX FileWriters' contents go.
 
     tensorboardX (2.6) registers an ``atexit`` hook for every FileWriter it opens, which
     closes it again at exit and is never unregistered: every trial's writer, with its
-    buffers, stays alive until the driver exits. A closed one's event writer
-    (``FileWriter.event_writer``, whose ``_closed`` is set) is replaced by one whose close
-    does nothing, so the hook still has something to close.
+    buffers, stays alive until the driver exits. A closed one (its ``event_writer``'s
+    ``_closed`` set) keeps only a shared event writer whose close does nothing, so the
+    hook still has something to close; the rest of its attributes go.
     """
     for file_writer in file_writers:
         if getattr(getattr(file_writer, "event_writer", None), "_closed", False):
-            file_writer.event_writer = _ClosedEventWriter()
+            vars(file_writer).clear()
+            file_writer.event_writer = _CLOSED_EVENT_WRITER
 
 
 def forget_encoded_objects() -> None:
@@ -367,8 +372,11 @@ def base_searcher(generator):
 
 def searched_trial_ids(generator) -> set[str]:
     """The Tune trial ids an OptunaSearch inside ``generator`` handed out (restored with
-    it from Tune's snapshot): OptunaSearch's private ``_ot_trials`` map (Ray 2.60)."""
-    return set(getattr(base_searcher(generator), "_ot_trials", {}))
+    it from Tune's snapshot): those of its private ``_ot_trials`` map and its
+    ``_completed_trials`` set (Ray 2.60); a finished trial may have left the map
+    (``forget_optuna_trial``)."""
+    search = base_searcher(generator)
+    return set(getattr(search, "_ot_trials", {})) | set(getattr(search, "_completed_trials", ()))
 
 
 def count_trials_made(generator, n: int) -> None:

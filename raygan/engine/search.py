@@ -118,6 +118,10 @@ class RayganSearch(OptunaSearch):
             if done is not None and total and done < total:
                 compat.optuna_trial(self, trial_id).set_user_attr(STOPPED_AFTER, int(done))
         super().on_trial_complete(trial_id, result, error)
+        # OptunaSearch keeps every Trial it asked for (with a copy of its FrozenTrial) and
+        # pickles them all into each snapshot; a finished one is never asked about again
+        # (its id stays in _completed_trials), and Optuna's storage keeps its record
+        compat.forget_optuna_trial(self, trial_id)
 
     def say(self, line: str) -> None:
         """One line for the console: the run's echo, else print."""

@@ -468,6 +468,8 @@ def test_format_summary(spec, store):
     assert lines[0] == (
         "seqgan_tradeoff (profile default): 12 trials: 3 completed, 8 failed, 1 stopped in 5m12s"
     )
+    resumed = format_summary(tables, spec, location=store.location, wall_s=312, resumed=True)
+    assert resumed.splitlines()[0].endswith("1 stopped in 5m12s since the resume")
     # the study keeps each trial's best round: the front says so, and which step it was
     assert lines[1] == (
         "Pareto front (2 trials, each trial at its best step): validity max, memorization min"

@@ -193,10 +193,12 @@ def finish(
     baselines: pa.Table | None,
     journal: Path,
     wall_s: float,
+    resumed: bool,
     verbose: int,
     echo,
 ) -> StudyOutcome:
-    """The consolidated tables, the validated front (if asked), the summary, the report."""
+    """The consolidated tables, the validated front (if asked), the summary, the report.
+    ``wall_s``: the search's seconds in this process (since the resume, when ``resumed``)."""
     start = time.perf_counter()
     tables = consolidate(store, spec, columns.metrics, run=run, matrix_names=columns.matrices)
     if spec.validate and tables.pareto.num_rows:
@@ -218,6 +220,7 @@ def finish(
         spec,
         location=store.location,
         wall_s=wall_s,
+        resumed=resumed,
         validation_s=validation_s,
         gain_from=gain_reference(baselines, cls.gain_baseline),
     )

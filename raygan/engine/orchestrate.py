@@ -220,6 +220,7 @@ def _run_claimed(
             baselines=baselines,
             journal=journal,
             wall_s=time.perf_counter() - start,
+            resumed=resume,
             verbose=verbose,
             echo=echo,
         )

@@ -76,20 +76,22 @@ def format_summary(
     *,
     location: str,
     wall_s: float | None = None,
+    resumed: bool = False,
     validation_s: float | None = None,
     gain_from: dict | None = None,
 ) -> str:
     """A few lines a person reads at the end of a study: counts, the front (means and
     spreads over replicates, and with ``gain_from``, a baseline row, each objective's gain
     over that baseline), the validated front, failures, files. ``wall_s``: the search's
-    wall time in seconds; ``validation_s``: the front validation's, after it."""
+    wall time in seconds, since the resume where ``resumed`` (the interrupted part is not
+    counted); ``validation_s``: the front validation's, after it."""
     rows = tables.trials.to_pylist()
     counts = {s: sum(r["status"] == s for r in rows) for s in TRIAL_STATUSES}
     head = f"{spec.name} (profile {spec.profile}): {plural(len(rows), 'trial')}: "
     shown = [s for s in ("completed", "pruned", "failed", "stopped") if s != "pruned" or counts[s]]
     head += ", ".join(f"{counts[s]} {s}" for s in shown)
     if wall_s is not None:
-        head += f" in {_duration(wall_s)}"
+        head += f" in {_duration(wall_s)}" + " since the resume" * resumed
     if validation_s is not None:
         head += f", then {_duration(validation_s)} of validation"
     lines = [head]

@@ -110,6 +110,7 @@ def check_resumed(cmd, env, run, finished: dict, *, study_name: str | None = Non
     done = subprocess.run(cmd + ["--resume"], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Failed to fetch metrics" not in done.stderr  # Tune's, about its own files
+    assert "since the resume" in done.stdout  # the summary's time is this part's only
     trials = pd.read_parquet(run / "trials.parquet")
     # exactly num_samples trials; an index may be skipped: an Optuna trial asked after
     # Tune's last snapshot dies with the driver (and is marked FAIL, below)

@@ -19,7 +19,8 @@ lists and snapshot JSON), ``event_file_writers`` and ``release_closed_file_write
 ``_experiment.storage.storage_fs_path``), ``trial_storage`` (ray.train's DeveloperAPI
 ``get_storage``: a trial that ended after Tune's last snapshot trains again on resume),
 ``searched_trial_ids`` and ``count_trials_made`` (OptunaSearch's ``_ot_trials`` and
-``_completed_trials``, a SearchGenerator's ``_counter``: a resumed study may make more than num_samples trials).
+``_completed_trials``, a SearchGenerator's ``_counter``: a resumed study may make more
+than num_samples trials).
 
 Required uses have no fallback and raise ``IncompatibleVersion`` where the attribute is
 gone: ``optuna_trial_number`` (OptunaSearch's ``_ot_trials``: every trial's seed comes
@@ -238,6 +239,9 @@ def event_file_writers(callback, trial) -> list:
 
 
 class _ClosedEventWriter:
+    def flush(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 

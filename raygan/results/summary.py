@@ -91,7 +91,9 @@ def format_summary(
     shown = [s for s in ("completed", "pruned", "failed", "stopped") if s != "pruned" or counts[s]]
     head += ", ".join(f"{counts[s]} {s}" for s in shown)
     if wall_s is not None:
-        head += f" in {_duration(wall_s)}" + " since the resume" * resumed
+        head += f" in {_duration(wall_s)}"
+        if resumed:
+            head += " since the resume"
     if validation_s is not None:
         head += f", then {_duration(validation_s)} of validation"
     lines = [head]

@@ -78,9 +78,13 @@ def generate_samples(
         raise SampleError(
             f"sampling setting {unknown[0]!r} is not one of {run.spec.experiment}'s: {allowed}"
         )
-    samples = experiment.generate(n, seed=seed, **sampling)
-    keep = {"novel-valid": "novel_valid", "valid": "valid", "copies": "near_copy"}.get(only or "")
-    return [s for s in samples if s.get(keep)] if keep else samples
+    return _kept(experiment.generate(n, seed=seed, **sampling), only)
+
+
+def _kept(samples: list[dict], only: str | None) -> list[dict]:
+    """The samples ``only`` keeps ("novel-valid", "valid", "copies"; None: all)."""
+    key = {"novel-valid": "novel_valid", "valid": "valid", "copies": "near_copy"}.get(only or "")
+    return [s for s in samples if s.get(key)] if key else samples
 
 
 def _ranges(numbers: list[int]) -> str:
@@ -228,9 +232,10 @@ def _image_grid(samples: list[dict], out: Path) -> None:
 
 
 def _summary(samples: list[dict], trial: int) -> str:
+    """The footer: what the whole draw held (before --only)."""
     n = len(samples)
     if not n:
-        return f"trial {trial}: no sample left after --only"
+        return f"trial {trial}: no samples"
     counts = {
         k: sum(bool(s.get(k)) for s in samples) for k in ("valid", "novel_valid", "near_copy")
     }
@@ -279,15 +284,15 @@ def main(argv: list[str] | None = None) -> int:
             sampling[name.strip()] = parse_value(item, text)
         if args.temperature is not None:
             sampling["temperature"] = args.temperature
-        samples = generate_samples(
+        drawn = generate_samples(
             args.run_dir,
             trial=args.trial,
             n=args.n,
             seed=args.seed,
             replicate=args.replicate,
-            only=args.only,
             **sampling,
         )
+        samples = _kept(drawn, args.only)
         if args.out is not None:
             write_samples(samples, args.out, catalogue_lines=args.catalogue)
         else:
@@ -295,7 +300,10 @@ def main(argv: list[str] | None = None) -> int:
     except (SampleError, ValueError, OSError) as e:  # SpecError is a ValueError
         print(f"raygan.sample: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    print(_summary(samples, args.trial), file=sys.stderr)
+    footer = _summary(drawn, args.trial)
+    if args.only:
+        footer += f"; {len(samples)} kept by --only {args.only}"
+    print(footer, file=sys.stderr)
     return EXIT_OK
 
 

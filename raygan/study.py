@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--resume",
         action="store_true",
-        help="continue the run named by --name (or the newest run of this study)",
+        help="continue the run named by --name (or the newest unfinished run of this study)",
     )
     p.add_argument(
         "--seed",
@@ -154,15 +154,23 @@ def _overrides(args: argparse.Namespace) -> list[str | tuple[str, str]]:
 
 
 def _newest_run(storage: str, study: str) -> str | None:
+    """The newest run of ``study`` under ``storage`` (by run.json's start time), of those
+    that have not finished; None if there is none."""
+    import json
     from pathlib import Path
 
+    from raygan.engine.runs import FINISHED
+
     root = Path(storage)
-    runs = (
-        sorted(root.glob(f"{study}-*/run.json"), key=lambda p: p.stat().st_mtime)
-        if root.is_dir()
-        else []
-    )
-    return runs[-1].parent.name if runs else None
+    started: list[tuple[str, str]] = []
+    for meta in root.glob("*/run.json") if root.is_dir() else []:
+        try:
+            facts = json.loads(meta.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # not a run, or one still being written
+        if isinstance(facts, dict) and facts.get("study") == study and FINISHED not in facts:
+            started.append((str(facts.get("created", "")), meta.parent.name))
+    return max(started)[1] if started else None
 
 
 def _resume_command(args: argparse.Namespace, name: str) -> str:
@@ -210,11 +218,14 @@ def main(argv: list[str] | None = None) -> int:
         # A run resumes from its own study.toml: the study file as it is now (edited,
         # moved away, on another machine) has no say. The engine reads it.
         from raygan.engine import StudyError, resumed_spec, saved_run
+        from raygan.engine.runs import FINISHED
 
         study = Path(args.study).stem if args.study.endswith(".toml") else args.study
         name = name or _newest_run(args.storage, study)
         if name is None:
-            return bad(f"--resume: no run of {study!r} under {args.storage}; give --name")
+            return bad(
+                f"--resume: no unfinished run of {study!r} under {args.storage}; give --name"
+            )
         try:
             facts = saved_run(args.storage, name)
             if facts["study"] != study:
@@ -232,6 +243,13 @@ def main(argv: list[str] | None = None) -> int:
             spec = resumed_spec(args.storage, name, _overrides(args))
         except (StudyError, SpecError) as e:
             return bad(str(e))
+        if FINISHED in facts:
+            print(
+                f"raygan.study: run {name} finished at {facts[FINISHED]}; nothing to resume "
+                f"(its tables and report are in {args.storage.rstrip('/')}/{name}; start a new "
+                "run, another --name, to run more trials)"
+            )
+            return EXIT_OK
     else:
         try:
             spec = load_spec(

@@ -58,6 +58,7 @@ def test_interrupt_stops_cleanly_then_resume_completes(how, faulty_study, cli_en
     resume = f"--name {name} --resume --storage {tmp_path}"
     assert ours[0].endswith(f"Continue with: python -m raygan.study {faulty_study} {resume}")
     assert "Tuner.restore" not in stopped.stderr  # Tune's own hint is not raygan's command
+    assert "Stop signal received" not in stopped.stderr  # Tune's: 'Ctrl+C' on a SIGTERM too
     check_resumed(cmd, cli_env, run, finished)
 
 

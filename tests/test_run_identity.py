@@ -179,14 +179,13 @@ def test_resume_refuses_what_would_change_the_run(
 
 
 def test_resume_accepts_what_does_not_change_the_run(finished_run, faulty_study, capsys):
-    """Restating a value the run has resumes; so does a study file that has since gone:
-    the run's own study.toml decides."""
+    """Restating a value the run has is accepted; so is a study file that has since gone:
+    the run's own study.toml decides. The run has finished: one line says so, nothing
+    starts and nothing is written."""
     from raygan.study import main
 
     run = finished_run / "done"
-    packed = sorted(p.name for p in (run / "parts").iterdir())
-    assert "trial.parquet" in packed and not [n for n in packed if "-" in n]  # one per kind
-    trials = pd.read_parquet(run / "trials.parquet")
+    before = digest_tree(run)
     moved = faulty_study.with_name("moved_away.toml")
     argv = ["faulty_study", "--storage", str(finished_run), "--name", "done", "--resume"]
     faulty_study.rename(moved)
@@ -194,8 +193,30 @@ def test_resume_accepts_what_does_not_change_the_run(finished_run, faulty_study,
         assert main([*argv, "--num-samples", "2", "--quiet"]) == 0
     finally:
         moved.rename(faulty_study)
-    assert "Pareto front" in capsys.readouterr().out
-    # consolidated again from the packed parts: the same tables, still packed
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "run done finished at" in out[0] and "nothing to resume" in out[0]
+    assert digest_tree(run) == before
+    # nor is it the run --resume picks without --name: it has finished
+    assert main(["faulty_study", "--storage", str(finished_run), "--resume"]) == 2
+    assert "no unfinished run of 'faulty_study'" in capsys.readouterr().err
+
+
+def test_a_finished_run_resumed_through_the_api_is_consolidated_again_the_same(
+    finished_run, capsys
+):
+    """run_study(resume=True) on a finished run (the engine does not refuse it) rebuilds
+    the same tables from the packed parts and leaves them packed."""
+    from raygan.engine import resumed_spec
+
+    run = finished_run / "done"
+    packed = sorted(p.name for p in (run / "parts").iterdir())
+    assert "trial.parquet" in packed and not [n for n in packed if "-" in n]  # one per kind
+    trials = pd.read_parquet(run / "trials.parquet")
+    spec = resumed_spec(str(finished_run), "done", [])
+    outcome = run_study(
+        spec, storage=str(finished_run), name="done", resume=True, verbose=0, echo=print
+    )
+    assert "Pareto front" in outcome.summary and "since the resume" in outcome.summary
     pd.testing.assert_frame_equal(pd.read_parquet(run / "trials.parquet"), trials)
     assert sorted(p.name for p in (run / "parts").iterdir()) == packed
 
@@ -282,6 +303,7 @@ def test_tune_prints_one_truthful_hint_and_nothing_when_quiet(
     out = done.stdout + done.stderr
     assert f"[raygan] TensorBoard: tensorboard --logdir {tmp_path / 'q' / 'tune'}" in out
     assert "To visualize your results with TensorBoard" not in out  # Tune's, at Ray's session
+    assert "Token authentication is enabled" not in out  # Ray's notice, asking nothing
     assert ("Configuration for experiment" in out) is not quiet
     assert ("Trial status" in out) is not quiet
     assert list((tmp_path / "q" / "tune").glob("*/events.out.tfevents.*"))  # where it says

@@ -102,6 +102,11 @@ def test_sample_command_agrees_with_its_judgements(run_dir, tmp_path):
     printed = [line for line in only.stdout.splitlines() if line]
     kept = drawn[drawn.novel_valid]
     assert len(printed) == len(kept) and set(printed) == set(kept.text)
+    # the footer describes the whole draw, then what --only kept of it
+    footer = only.stderr.strip().splitlines()[-1]
+    assert footer.startswith("trial 0: 200 samples, ") and footer.endswith(
+        f"; {len(kept)} kept by --only novel-valid"
+    ), footer
     # the same draw from Python, and another seed draws something else
     again = raygan.sample(run_dir, trial=0, n=200)
     assert [s["text"] for s in again] == list(drawn.text)

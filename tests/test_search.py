@@ -40,6 +40,13 @@ def test_auto_picks_gp_for_a_numeric_space_within_the_gp_budget():
     assert "numeric" in spec.sampler_choice().reason
 
 
+def test_a_named_sampler_does_not_claim_the_study_file_named_it():
+    """A --set sampler=... names it too: the reason (console, run.json) says neither."""
+    choice = load_spec("seqgan_tradeoff", overrides=["sampler=tpe"]).sampler_choice()
+    assert choice.name == "tpe" and "not by auto" in choice.reason
+    assert "named in the study" not in choice.reason
+
+
 def test_auto_picks_tpe_where_a_setting_is_categorical(faulty_study):
     spec = load_spec(
         faulty_study,

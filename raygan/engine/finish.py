@@ -13,6 +13,7 @@ import pyarrow as pa
 from raygan.engine import compat
 from raygan.engine.errors import StudyInterrupted
 from raygan.engine.resources import fit_noting_interrupt
+from raygan.engine.runs import mark_finished
 from raygan.engine.validation import (
     ValidationRecorder,
     done_runs,
@@ -227,4 +228,5 @@ def finish(
     if baselines is not None and baselines.num_rows:
         summary += "\n" + format_baselines(baselines, spec)
     summary += f"\nreport: {write_report(store, journal)}"
+    mark_finished(store)  # last: a run interrupted before this resumes
     return StudyOutcome(name=store.name, location=store.location, tables=tables, summary=summary)

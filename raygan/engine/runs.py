@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +92,18 @@ def claim(storage: str, store: RunStore, *, by_default: bool) -> RunStore:
                 ) from None
         store = open_store(storage, f"{base}-{attempt + 1}")
     raise StudyError(f"--name: runs {base} to {base}-999 all exist; give --name")
+
+
+# run.json's key for when the study ended: its final tables, summary and report written
+FINISHED = "finished"
+
+
+def mark_finished(store: RunStore) -> None:
+    """Note in the run's run.json when the study ended, so that a ``--resume`` of it says
+    there is nothing left to run instead of starting Ray to find that out."""
+    facts = json.loads(store.read_text("run.json") or "{}")
+    facts[FINISHED] = datetime.now(UTC).isoformat(timespec="seconds")
+    store.write_text("run.json", json.dumps(facts, indent=2) + "\n")
 
 
 def saved_run(storage: str, name: str) -> dict:

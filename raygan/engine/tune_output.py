@@ -37,8 +37,10 @@ class _DropMessage(logging.Filter):
 # One instance per logger, made once: addFilter does not add the same filter twice.
 _DROPPED_MESSAGES = {
     # Tune ends an interrupted run with 'Resume experiment with: Tuner.restore(...)'; a
-    # raygan user resumes with --resume, which raygan itself prints.
-    "ray.tune.tune": _DropMessage("has been interrupted"),
+    # raygan user resumes with --resume, which raygan itself prints. And its 'Stop signal
+    # received (e.g. via SIGINT/Ctrl+C)' names Ctrl-C on a SIGTERM too, and tells a job
+    # scheduler's user to send SIGKILL; raygan says that it was interrupted itself.
+    "ray.tune.tune": _DropMessage("has been interrupted", "Stop signal received"),
     # fit()'s result grid reads each trial's result.json or progress.csv; a resumed run's
     # trial that ended before the interruption, or never reported, has none in the
     # restored directory. raygan reads its rows from its own tables, not from these.
@@ -49,6 +51,11 @@ _DROPPED_MESSAGES = {
     # interruption reports again: OptunaSearch cannot tell Optuna twice (it has it already).
     "ray.tune.search.optuna.optuna_search": _DropMessage(
         "`Study.stop` is supposed to", "Cannot tell a COMPLETE trial"
+    ),
+    # Ray's notice, as it starts a local cluster, that token authentication is on (its
+    # default) asks nothing of the user; its warning that it is off still prints.
+    "ray._private.authentication.authentication_token_setup": _DropMessage(
+        "Token authentication is enabled for this Ray cluster"
     ),
 }
 

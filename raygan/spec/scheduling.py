@@ -53,7 +53,7 @@ def choose_sampler(
     treats choices poorly); past GP_MAX_TRIALS, NSGA-II with several objectives and TPE
     with one."""
     if sampler != "auto":
-        return SamplerChoice(sampler, "named in the study")
+        return SamplerChoice(sampler, "set by name (the study file or --set), not by auto")
     categorical = [p.name for p in search if p.type == "categorical"]
     if categorical:
         return SamplerChoice(

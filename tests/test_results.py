@@ -466,7 +466,8 @@ def test_format_summary(spec, store):
     print(text)
     lines = text.splitlines()
     assert lines[0] == (
-        "seqgan_tradeoff (profile default): 12 trials: 3 completed, 8 failed, 1 stopped in 5m12s"
+        "seqgan_tradeoff (profile default): 12 of 32 trials: 3 completed, 8 failed, 1 stopped "
+        "in 5m12s"  # 32 asked for: fewer rows say so
     )
     resumed = format_summary(tables, spec, location=store.location, wall_s=312, resumed=True)
     assert resumed.splitlines()[0].endswith("1 stopped in 5m12s since the resume")

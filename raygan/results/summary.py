@@ -87,7 +87,9 @@ def format_summary(
     counted); ``validation_s``: the front validation's, after it."""
     rows = tables.trials.to_pylist()
     counts = {s: sum(r["status"] == s for r in rows) for s in TRIAL_STATUSES}
-    head = f"{spec.name} (profile {spec.profile}): {plural(len(rows), 'trial')}: "
+    # fewer rows than asked for: the search space was used up, or the time budget ran out
+    asked = f"{len(rows)} of {spec.num_samples} trials" if len(rows) < spec.num_samples else ""
+    head = f"{spec.name} (profile {spec.profile}): {asked or plural(len(rows), 'trial')}: "
     shown = [s for s in ("completed", "pruned", "failed", "stopped") if s != "pruned" or counts[s]]
     head += ", ".join(f"{counts[s]} {s}" for s in shown)
     if wall_s is not None:

@@ -297,7 +297,7 @@ CASES = [
     ("--name ../", flags("seqgan_tradeoff", "--name", "../evil"), "--name: '../evil'"),
     ("--name absolute", flags("seqgan_tradeoff", "--name", "/tmp/evil"), "--name: '/tmp/evil'"),
     ("--name ..", flags("seqgan_tradeoff", "--name", ".."), "--name: '..'"),
-    ("--resume, no run", flags("seqgan_tradeoff", "--resume"), "--resume: no run of"),
+    ("--resume, no run", flags("seqgan_tradeoff", "--resume"), "--resume: no unfinished run of"),
     (
         "--resume, no such run",
         flags("seqgan_tradeoff", "--resume", "--name", "never-ran"),

@@ -153,26 +153,6 @@ def _overrides(args: argparse.Namespace) -> list[str | tuple[str, str]]:
     ] + list(args.set)
 
 
-def _newest_run(storage: str, study: str) -> str | None:
-    """The newest run of ``study`` under ``storage`` (by run.json's start time), of those
-    that have not finished; None if there is none."""
-    import json
-    from pathlib import Path
-
-    from raygan.engine.runs import FINISHED
-
-    root = Path(storage)
-    started: list[tuple[str, str]] = []
-    for meta in root.glob("*/run.json") if root.is_dir() else []:
-        try:
-            facts = json.loads(meta.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue  # not a run, or one still being written
-        if isinstance(facts, dict) and facts.get("study") == study and FINISHED not in facts:
-            started.append((str(facts.get("created", "")), meta.parent.name))
-    return max(started)[1] if started else None
-
-
 def _resume_command(args: argparse.Namespace, name: str) -> str:
     cmd = ["python", "-m", "raygan.study", args.study, "--name", name, "--resume"]
     if args.storage != "raygan_runs":
@@ -218,10 +198,10 @@ def main(argv: list[str] | None = None) -> int:
         # A run resumes from its own study.toml: the study file as it is now (edited,
         # moved away, on another machine) has no say. The engine reads it.
         from raygan.engine import StudyError, resumed_spec, saved_run
-        from raygan.engine.runs import FINISHED
+        from raygan.engine.runs import FINISHED, newest_unfinished_run
 
         study = Path(args.study).stem if args.study.endswith(".toml") else args.study
-        name = name or _newest_run(args.storage, study)
+        name = name or newest_unfinished_run(args.storage, study)
         if name is None:
             return bad(
                 f"--resume: no unfinished run of {study!r} under {args.storage}; give --name"
@@ -286,9 +266,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except KeyboardInterrupt:  # a second Ctrl-C, or one outside Tune's run (the search's
         # start or end): no count of finished trials to give, their rows are on disk
+        from raygan.engine.runs import newest_unfinished_run
+
         print(
             "raygan.study: interrupted; the trials that finished keep their "
-            f"rows. Continue with: {_resume_command(args, name or _newest_run(args.storage, spec.name) or 'RUN')}",
+            f"rows. Continue with: {_resume_command(args, name or newest_unfinished_run(args.storage, spec.name) or 'RUN')}",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import logging
 import math
 import os
@@ -41,6 +40,7 @@ from raygan.engine.runs import (
     open_store,
     saved_facts,
     spec_of_run,
+    write_run_facts,
 )
 from raygan.engine.scheduler import MultiObjectiveASHA, ReleasingFIFOScheduler
 from raygan.engine.search import RayganGenerator, make_searcher
@@ -284,7 +284,7 @@ def _write_run_facts(
         "optuna_storage": optuna_storage.shown if optuna_storage is not None else None,
         "gain_baseline": gain_baseline,  # the report reads it, not the experiment
     }
-    store.write_text("run.json", json.dumps(facts, indent=2) + "\n")
+    write_run_facts(store, facts)
 
 
 def _make_tuner(

@@ -98,12 +98,32 @@ def claim(storage: str, store: RunStore, *, by_default: bool) -> RunStore:
 FINISHED = "finished"
 
 
+def write_run_facts(store: RunStore, facts: dict) -> None:
+    """Write the run's run.json: ``facts``, as a person reads them."""
+    store.write_text("run.json", json.dumps(facts, indent=2) + "\n")
+
+
 def mark_finished(store: RunStore) -> None:
     """Note in the run's run.json when the study ended, so that a ``--resume`` of it says
     there is nothing left to run instead of starting Ray to find that out."""
     facts = json.loads(store.read_text("run.json") or "{}")
     facts[FINISHED] = datetime.now(UTC).isoformat(timespec="seconds")
-    store.write_text("run.json", json.dumps(facts, indent=2) + "\n")
+    write_run_facts(store, facts)
+
+
+def newest_unfinished_run(storage: str, study: str) -> str | None:
+    """The name of the newest run of ``study`` in the local directory ``storage`` (by
+    run.json's start time) that has not finished; None if there is none."""
+    root = Path(storage)
+    started: list[tuple[str, str]] = []
+    for meta in root.glob("*/run.json") if root.is_dir() else []:
+        try:
+            facts = json.loads(meta.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # not a run, or one still being written
+        if isinstance(facts, dict) and facts.get("study") == study and FINISHED not in facts:
+            started.append((str(facts.get("created", "")), meta.parent.name))
+    return max(started)[1] if started else None
 
 
 def saved_run(storage: str, name: str) -> dict:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from raygan.data import DataError
-from raygan.data.text import EOS, PAD, normalize_text, text_lines
+from raygan.data.text import EOS, PAD, drawn_text, normalize_text, text_lines
 
 if TYPE_CHECKING:
     import torch
@@ -73,8 +73,10 @@ def kaomoji_corpus(
             f"{sorted(wanted)} (max_len {max_len}); choose size <= {len(pool)}"
         )
     train = random.Random(seed).sample(pool, size)
-    chosen = set(train)
-    heldout = tuple(t for t in faces if t not in chosen)
+    chosen = {
+        drawn_text(t) for t in train
+    }  # a face that draws like a training one is no unseen face
+    heldout = tuple(t for t in faces if drawn_text(t) not in chosen)
     return EmoticonCorpus(train=tuple(train), heldout=heldout, source="kaomoji")
 
 

@@ -8,6 +8,11 @@ handed to a metric): NFC, the form the W3C recommends for text on the web and th
 most text arrives in already. NFKC would go further (full-width to ASCII) but also turns
 "´" and "ﾟ" into a space plus a combining mark, which splits eyes; the emoticon rules
 fold width forms themselves (``raygan.metrics.emoticon_rules``).
+
+Faces copied from web pages carry characters that draw nothing: "ლ(o◡oლ)" in the kaomoji
+corpus ends in two U+FEFF, others hold a U+200B or U+200E. A generator learns them as it
+learns any character, so the corpus keeps them, but a metric judges a sample as a reader
+sees it (``drawn_text``): a sample that draws like a training face is its exact copy.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from typing import Final, Literal
 
 NORMAL_FORM: Final[Literal["NFC"]] = "NFC"
 BOM = "\ufeff"
+# they change how the characters beside them are drawn (an emoji sequence, a ligature)
+JOINERS: Final = frozenset("\u200c\u200d")
 PAD, BOS, EOS = 0, 1, 2  # special token ids of a character vocabulary; characters start at 3
 
 
@@ -29,6 +36,20 @@ def normalize_text(text: str) -> str:
 
 def normalize_texts(texts: Iterable[str]) -> list[str]:
     return [normalize_text(t) for t in texts]
+
+
+def drawn_text(text: str) -> str:
+    """``text`` as a reader sees it: the normal form (``normalize_text``) without the
+    format characters (Unicode category Cf: U+FEFF, U+200B, U+200E, U+2060, ...) that draw
+    nothing; the zero-width joiner and non-joiner stay, since they change the drawing."""
+    text = normalize_text(text)
+    if text.isascii():
+        return text
+    return "".join(c for c in text if c in JOINERS or unicodedata.category(c) != "Cf")
+
+
+def drawn_texts(texts: Iterable[str]) -> list[str]:
+    return [drawn_text(t) for t in texts]
 
 
 def text_lines(text: str) -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Sequence
 
-from raygan.data.text import normalize_texts
+from raygan.data.text import drawn_texts
 from raygan.metrics.copies import exact_copy_rate
 from raygan.metrics.diversity import distinct_n, top_share
 from raygan.metrics.emoticon_rules import (
@@ -32,7 +32,7 @@ def _rules(training: Iterable[str] | EmoticonRules) -> EmoticonRules:
     return (
         training
         if isinstance(training, EmoticonRules)
-        else EmoticonRules.from_training(normalize_texts(training))
+        else EmoticonRules.from_training(drawn_texts(training))
     )
 
 
@@ -51,7 +51,7 @@ def validity(samples: Sequence[str], training: Iterable[str] | EmoticonRules) ->
     """Share of ``samples`` that are emoticons (0.0 for none)."""
     if not samples:
         return 0.0
-    return sum(_valid_flags(normalize_texts(samples), _rules(training))) / len(samples)
+    return sum(_valid_flags(drawn_texts(samples), _rules(training))) / len(samples)
 
 
 # --- Copies, novelty, diversity ---------------------------------------------------------
@@ -77,7 +77,7 @@ def emoticon_reference(training: Iterable[str], heldout: Iterable[str] = ()) -> 
     copy keys (``copy_key``, with the rules the training faces vouch for), the
     memorization reference, the DCR baseline. Cached: the trials a worker process runs on
     one corpus share it. Raises ValueError when ``training`` is empty."""
-    return _cached_reference(tuple(normalize_texts(training)), tuple(normalize_texts(heldout)))
+    return _cached_reference(tuple(drawn_texts(training)), tuple(drawn_texts(heldout)))
 
 
 def _reference(training: Iterable[str] | TextReference, heldout: Iterable[str]) -> TextReference:
@@ -93,15 +93,16 @@ def _reference(training: Iterable[str] | TextReference, heldout: Iterable[str]) 
 
 def exact_copy(samples: Sequence[str], training: Iterable[str] | TextReference) -> float:
     """Share of ``samples`` identical to a training face: the paper's "regenerated" ratio
-    (identical in raygan's normal form, NFC: ``raygan.data.text``)."""
-    return exact_copy_rate(normalize_texts(samples), _reference(training, ()).training)
+    (identical as drawn: NFC, without the characters that draw nothing,
+    ``raygan.data.text.drawn_text``)."""
+    return exact_copy_rate(drawn_texts(samples), _reference(training, ()).training)
 
 
 def near_copy(samples: Sequence[str], training: Iterable[str] | TextReference) -> float:
     """Share of ``samples`` whose copy key (``copy_key``: the skeleton of its face) is a
     training face's (exact copies included): "（＾＿＿＿＾）" counts as a copy of
     "（＾＿＿＿＿＿＿＿＿＿＿＿＾）", and so does "（＾＿＾）=(ì_" or "ヽ（＾＿＾）ノ"."""
-    return near_copy_rate(normalize_texts(samples), _reference(training, ()))
+    return near_copy_rate(drawn_texts(samples), _reference(training, ()))
 
 
 def memorization(
@@ -119,7 +120,7 @@ def memorization(
     their eyes and mouth with a training face); 1000 random other held-out faces 0.119
     (121 share a face); the training faces 1.0.
     """
-    return text_memorization_score(normalize_texts(samples), _reference(training, heldout))
+    return text_memorization_score(drawn_texts(samples), _reference(training, heldout))
 
 
 def novel_validity(samples: Sequence[str], training: Iterable[str] | TextReference) -> float:
@@ -128,7 +129,7 @@ def novel_validity(samples: Sequence[str], training: Iterable[str] | TextReferen
     Near copies, not only exact ones (as this metric first counted): a trimmed training
     face is no more novel than the face itself. Repeats count; see ``novel_valid_distinct``.
     """
-    samples, reference = normalize_texts(samples), _reference(training, ())
+    samples, reference = drawn_texts(samples), _reference(training, ())
     flags = _valid_flags(samples, EmoticonRules.from_training(reference.training))
     return _novelty(samples, flags, reference)[0]
 
@@ -144,7 +145,7 @@ def novel_valid_distinct(samples: Sequence[str], training: Iterable[str] | TextR
     that face with arms or junk around it ("(^o^)v", "(^o^)=(ì_"); a training face with new
     arms or junk is a near copy and counts not at all.
     """
-    samples, reference = normalize_texts(samples), _reference(training, ())
+    samples, reference = drawn_texts(samples), _reference(training, ())
     flags = _valid_flags(samples, EmoticonRules.from_training(reference.training))
     return _novelty(samples, flags, reference)[1]
 
@@ -165,13 +166,14 @@ def _novelty(
 
 
 def uniqueness(samples: Sequence[str]) -> float:
-    """Distinct samples (in NFC) over generated samples (0.0 for none)."""
-    return len(set(normalize_texts(samples))) / len(samples) if samples else 0.0
+    """Distinct samples (as drawn: ``raygan.data.text.drawn_text``) over generated samples
+    (0.0 for none)."""
+    return len(set(drawn_texts(samples))) / len(samples) if samples else 0.0
 
 
 def heldout_hits(samples: Sequence[str], heldout: Iterable[str]) -> float:
     """Share of ``samples`` that are real kaomoji from the held-out set: validity rules can't fake."""
-    return exact_copy_rate(normalize_texts(samples), normalize_texts(heldout))
+    return exact_copy_rate(drawn_texts(samples), drawn_texts(heldout))
 
 
 def emoticon_metrics(
@@ -213,15 +215,15 @@ def emoticon_judgements(
 ) -> list[dict]:
     """Each sample judged as ``emoticon_metrics`` judges it, one dict per sample, in order:
 
-      kind: "text"; text: the sample (NFC, as compared);
+      kind: "text"; text: the sample as compared (``drawn_text``);
       valid: an emoticon by the paper's rule;              mean == ``validity``
       novel_valid: valid and no near copy;                 mean == ``novel_validity``
       exact_copy: identical to a training face;            mean == ``exact_copy`` (the
         paper's "regenerated" ratio: a share of all samples, not of the valid ones)
       near_copy: its copy key is a training face's;        mean == ``near_copy``
       heldout_hit: identical to a held-out real kaomoji;   mean == ``heldout_hits``
-      nearest, nearest_index: the training face (and its index in the training faces as
-        given) whose copy key is nearest to the sample's; of faces sharing that key, the
+      nearest, nearest_index: the training face as compared (``drawn_text``), and its
+        index in the training faces as given, whose copy key is nearest to the sample's; of faces sharing that key, the
         one nearest to the sample itself, so an exact copy names the face it copies;
       distance: normalized Levenshtein distance between the two copy keys, in [0, 1]:
         median == ``dcr_synthetic``.
@@ -239,7 +241,7 @@ def emoticon_evaluation(
     rules: EmoticonRules | None = None,
 ) -> tuple[dict[str, float], list[dict]]:
     """``emoticon_metrics`` and ``emoticon_judgements`` from one pass over the samples."""
-    samples, reference = normalize_texts(samples), _reference(training, heldout)
+    samples, reference = drawn_texts(samples), _reference(training, heldout)
     rules = rules if rules is not None else EmoticonRules.from_training(reference.training)
     n = len(samples)
     flags = _valid_flags(samples, rules)

@@ -115,3 +115,13 @@ def test_a_utf16_file_is_named_as_such(tmp_path):
     path.write_text("(^_^)\n", encoding="utf-16")
     with pytest.raises(DataError, match="a UTF-16 file"):
         read_emoticon_file(path)
+
+
+def test_no_held_out_face_draws_like_a_training_face():
+    from raygan.data.text import drawn_text
+
+    for seed in range(4):  # seeds 0-3 draw faces that end in U+FEFF or hold a U+200B
+        c = kaomoji_corpus(seed=seed)
+        drawn = {drawn_text(t) for t in c.train}
+        assert any(drawn_text(t) != t for t in c.train)
+        assert not drawn & {drawn_text(t) for t in c.heldout}

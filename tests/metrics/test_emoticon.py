@@ -12,10 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from raygan.data.text import drawn_texts
 from raygan.metrics.copies import exact_copy_rate
 from raygan.metrics.diversity import distinct_n, top_share
 from raygan.metrics.emoticon import (
     EMOTICON_METRIC_KEYS,
+    emoticon_judgements,
     emoticon_metrics,
     emoticon_reference,
     exact_copy,
@@ -206,7 +208,7 @@ def test_metric_properties(samples: list[str], training: list[str], heldout: lis
     assert m["exact_copy"] <= m["near_copy"]
     assert m["novel_validity"] + m["near_copy"] <= 1.0 + 1e-12
     if samples:
-        n, distinct = len(samples), len(set(samples))
+        n, distinct = len(samples), len(set(drawn_texts(samples)))
         assert round(m["top_share"] * n) + distinct - 1 <= n  # the top string, one of each other
     assert m["validity"] == validity(samples, training)
     assert m["memorization"] == memorization(samples, training, heldout)
@@ -215,7 +217,7 @@ def test_metric_properties(samples: list[str], training: list[str], heldout: lis
     assert m["novel_validity"] == novel_validity(samples, training)
     assert m["novel_valid_distinct"] == novel_valid_distinct(samples, training)
     assert m["uniqueness"] == uniqueness(samples)
-    assert m["distinct_2"] == distinct_n(samples, n=2)
+    assert m["distinct_2"] == distinct_n(drawn_texts(samples), n=2)  # bigrams as drawn
     assert m["top_share"] == top_share(samples)
     assert m["heldout_hits"] == heldout_hits(samples, heldout)
     prebuilt = emoticon_metrics(
@@ -312,3 +314,29 @@ def test_fast_for_a_thousand_samples() -> None:
         best = min(best, time.perf_counter() - start)
     # ~17 ms measured (reference of 117 faces built in the call); slack for slow CI machines
     assert best < 0.1
+
+
+def test_samples_that_draw_alike_are_one_sample_to_every_exact_comparison() -> None:
+    # the embedded corpus holds "ლ(o◡oლ)" with two trailing U+FEFF; a generator that drops
+    # them, keeps one, or adds a U+200B copies the face all the same
+    face, other = "ლ(o◡oლ)\ufeff\ufeff", "(T_T)"
+    samples = ["ლ(o◡oლ)", "ლ(o◡oლ)\ufeff", "ლ\u200b(o◡oლ)", "(T_T)\u200e", "(^o^)"]
+    m = emoticon_metrics(samples, [face], heldout=[other])
+    assert m["exact_copy"] == pytest.approx(3 / 5)
+    assert m["near_copy"] == pytest.approx(3 / 5)  # the copy key agreed before
+    assert m["heldout_hits"] == pytest.approx(1 / 5)
+    assert m["uniqueness"] == pytest.approx(3 / 5)
+    assert m["top_share"] == pytest.approx(3 / 5)
+    assert exact_copy(samples, [face]) == pytest.approx(3 / 5)
+    assert uniqueness(samples) == pytest.approx(3 / 5)
+    judged = emoticon_judgements(samples, [face], heldout=[other])
+    assert [j["exact_copy"] for j in judged] == [True, True, True, False, False]
+    assert [j["heldout_hit"] for j in judged] == [False, False, False, True, False]
+    assert judged[1]["text"] == "ლ(o◡oლ)"  # as compared
+
+
+def test_joiners_stay_because_they_change_the_drawing() -> None:
+    # U+200D joins an emoji sequence: without it, two pictures are drawn instead of one
+    joined, apart = "(👨\u200d💻)", "(👨💻)"
+    assert exact_copy([apart], [joined]) == 0.0
+    assert uniqueness([joined, apart]) == 1.0

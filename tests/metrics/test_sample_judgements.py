@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from raygan.data.kaomoji import load_corpus
+from raygan.data.text import drawn_text, drawn_texts
 from raygan.metrics.emoticon import (
     emoticon_evaluation,
     emoticon_judgements,
@@ -94,9 +95,9 @@ def test_the_embedded_corpus_scored_against_itself_and_its_held_out_faces():
     agrees(judged, metrics)
     assert 0 < metrics["exact_copy"] < metrics["near_copy"] < 1
     assert 0 < metrics["heldout_hits"] < 1 and 0 < metrics["validity"] < 1
-    for j in judged:
-        assert corpus.train[j["nearest_index"]] == j["nearest"]
-    assert [j["nearest"] for j in judged[:30]] == list(corpus.train[:30])
+    for j in judged:  # named as compared: "ლ(o◡oლ)" for the face that ends in two U+FEFF
+        assert drawn_text(corpus.train[j["nearest_index"]]) == j["nearest"]
+    assert [j["nearest"] for j in judged[:30]] == drawn_texts(corpus.train[:30])
 
 
 def test_no_samples_no_judgements():

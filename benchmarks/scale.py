@@ -16,8 +16,13 @@ sleep_experiment.py), random search, through the real engine on a local Ray with
     trial's waits for the driver between rounds as its own time);
   - overhead per trial over the first and the last 100 trials (half the trials, under
     200): slots x the span from the
-    first of them starting to the last ending, minus their waiting time, over 100;
-  - driver resident memory after each trial: growth per 100 trials from trial 100 on;
+    first of them starting to the last ending, minus their waiting time, over 100; then
+    the same for every window of 100 trials, and the least-squares line through those
+    windows, read at the first and the last (one window's noise moves it less than it
+    moves the last window alone);
+  - driver resident memory after each trial: growth per 100 trials from trial 100 on,
+    between the two readings and as the least-squares slope through every reading from
+    trial 100 on (the allocator's swings of a few MiB move one reading, not the slope);
   - how long the study took after its last trial ended (final tables, packing the part
     files, the report), and how many files the run directory holds.
 """
@@ -32,6 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import ray
 
@@ -126,11 +132,25 @@ def main() -> None:
     print(
         f"overhead per trial: first {window} {o1:.3f} s, last {window} {o2:.3f} s ({o2 / o1:.2f}x)"
     )
+    windows = [
+        window_overhead(trials.iloc[i : i + window], args.concurrent, least)
+        for i in range(0, n - window + 1, window)
+    ]
+    if len(windows) >= 3:
+        slope, at_first = np.polyfit(np.arange(len(windows)), windows, 1)
+        at_last = at_first + slope * (len(windows) - 1)
+        each = ", ".join(f"{w:.3f}" for w in windows)
+        print(
+            f"  every {window}: {each} s; least-squares line "
+            f"{at_first:.3f} -> {at_last:.3f} s ({at_last / at_first:.2f}x)"
+        )
     if len(memory) > 100:
         growth = (memory[-1] - memory[99]) / (len(memory) - 100) * 100
+        fitted = np.polyfit(np.arange(100, len(memory) + 1), memory[99:], 1)[0] * 100
         print(
             f"driver memory: {memory[0]:.0f} MiB after trial 1, {memory[99]:.0f} after 100, "
-            f"{memory[-1]:.0f} after {len(memory)}: {growth:+.2f} MiB per 100 trials"
+            f"{memory[-1]:.0f} after {len(memory)}: {growth:+.2f} MiB per 100 trials; "
+            f"least-squares slope from trial 100: {fitted:+.2f}"
         )
     tail = (ended - trials.finished_at.max()).total_seconds()
     print(f"after the last trial ended: {tail:.1f} s (final tables, packing parts/, report)")

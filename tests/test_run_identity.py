@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -306,6 +307,8 @@ def test_tune_prints_one_truthful_hint_and_nothing_when_quiet(
     assert "Token authentication is enabled" not in out  # Ray's notice, asking nothing
     assert ("Configuration for experiment" in out) is not quiet
     assert ("Trial status" in out) is not quiet
+    # Tune's table shows a result's first four metrics: the study's objectives lead them
+    assert bool(re.search(r"total time \(s\)\s+score\s+cost\s", out)) is not quiet
     assert list((tmp_path / "q" / "tune").glob("*/events.out.tfevents.*"))  # where it says
 
 

@@ -125,8 +125,11 @@ def raygan_trial(
                 rounds.append(metrics)
             steps_done = step + 1
             metrics = aggregate_replicates(rounds)
-            for o in spec.objectives:
-                metrics[spec.objective_key(o)] = spec.objective_value(o, metrics)
+            # the objectives first: Tune's progress table shows a result's first four metrics
+            objectives = {
+                spec.objective_key(o): spec.objective_value(o, metrics) for o in spec.objectives
+            }
+            metrics = {**objectives, **{k: v for k, v in metrics.items() if k not in objectives}}
             # what the trial restates if it keeps this round; replicates keyed "0", "1", ...:
             # TensorBoard then draws each replicate's own curves (a list it cannot log)
             own = {str(r): m for r, m in enumerate(rounds)}

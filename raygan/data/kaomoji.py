@@ -73,9 +73,8 @@ def kaomoji_corpus(
             f"{sorted(wanted)} (max_len {max_len}); choose size <= {len(pool)}"
         )
     train = random.Random(seed).sample(pool, size)
-    chosen = {
-        drawn_text(t) for t in train
-    }  # a face that draws like a training one is no unseen face
+    # a face that draws like a training one is no unseen face
+    chosen = {drawn_text(t) for t in train}
     heldout = tuple(t for t in faces if drawn_text(t) not in chosen)
     return EmoticonCorpus(train=tuple(train), heldout=heldout, source="kaomoji")
 

@@ -24,8 +24,16 @@ from typing import Final, Literal
 
 NORMAL_FORM: Final[Literal["NFC"]] = "NFC"
 BOM = "\ufeff"
-# they change how the characters beside them are drawn (an emoji sequence, a ligature)
-JOINERS: Final = frozenset("\u200c\u200d")
+# Format characters that draw nothing: the zero-width space, byte-order mark (as
+# zero-width no-break space), word joiner, soft hyphen, invisible operators, and the
+# marks and controls of bidirectional text. Not every format character (Unicode's
+# category Cf) is one: the zero-width joiners and tag characters change an emoji's
+# drawing, and U+0600-0605 and U+06DD draw a sign (a kaomoji's mouth in "(ಠ۝ಠ)").
+INVISIBLE: Final = frozenset(
+    "\u00ad\u061c\u180e\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\u206a\u206b\u206c"
+    "\u206d\u206e\u206f\ufeff"
+)
 PAD, BOS, EOS = 0, 1, 2  # special token ids of a character vocabulary; characters start at 3
 
 
@@ -40,12 +48,12 @@ def normalize_texts(texts: Iterable[str]) -> list[str]:
 
 def drawn_text(text: str) -> str:
     """``text`` as a reader sees it: the normal form (``normalize_text``) without the
-    format characters (Unicode category Cf: U+FEFF, U+200B, U+200E, U+2060, ...) that draw
-    nothing; the zero-width joiner and non-joiner stay, since they change the drawing."""
+    format characters that draw nothing (``INVISIBLE``: U+FEFF, U+200B, U+200E, U+2060,
+    ...), in NFC again (a dropped character may have parted a letter from its accent)."""
     text = normalize_text(text)
-    if text.isascii():
+    if text.isascii() or INVISIBLE.isdisjoint(text):
         return text
-    return "".join(c for c in text if c in JOINERS or unicodedata.category(c) != "Cf")
+    return unicodedata.normalize(NORMAL_FORM, "".join(c for c in text if c not in INVISIBLE))
 
 
 def drawn_texts(texts: Iterable[str]) -> list[str]:

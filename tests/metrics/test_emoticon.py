@@ -340,3 +340,15 @@ def test_joiners_stay_because_they_change_the_drawing() -> None:
     joined, apart = "(👨\u200d💻)", "(👨💻)"
     assert exact_copy([apart], [joined]) == 0.0
     assert uniqueness([joined, apart]) == 1.0
+
+
+def test_format_characters_that_draw_a_sign_stay_and_a_dropped_one_leaves_nfc() -> None:
+    # U+06DD draws an end-of-ayah sign, a mouth in the corpus's "(ಠ۝ಠ)"; tag characters make
+    # the flag of England out of a black flag: neither is dropped
+    assert exact_copy(["(ಠಠ)"], ["(ಠ\u06ddಠ)"]) == 0.0
+    england = "(\U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f)"
+    assert exact_copy(["(\U0001f3f4)"], [england]) == 0.0
+    # a U+200B between a letter and its accent: once dropped, the two compose again
+    samples = ["(o\u200b\u0300_o\u0301)", "(o\u0300\u200b_ó)"]
+    assert exact_copy(samples, ["(ò_ó)", "(^_^)"]) == 1.0
+    assert [j["text"] for j in emoticon_judgements(samples, ["(ò_ó)"])] == ["(ò_ó)", "(ò_ó)"]

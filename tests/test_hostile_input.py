@@ -403,3 +403,29 @@ def test_a_real_process_prints_one_line_too(tmp_path):
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and "resources.gpus: 1.5" in done.stderr
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    "storage, message",
+    [
+        ("{tmp}/a-file/runs", "cannot create {tmp}/a-file/runs/"),
+        ("s3://", "no bucket or directory after the scheme"),
+        ("hdfs://namenode/runs", "--storage: 'hdfs://namenode/runs': "),
+    ],
+    ids=["a file in the path", "no bucket", "hdfs without a JVM"],
+)
+def test_a_storage_that_cannot_hold_a_run_is_one_line(
+    storage, message, tmp_path, monkeypatch, capsys
+):
+    (tmp_path / "a-file").write_text("not a directory")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    storage = storage.format(tmp=tmp_path)
+    argv = ["seqgan_tradeoff", "--profile", "smoke", "--storage", storage]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err  # pyarrow's HDFS error names every libjvm path it tried
+    assert err[0].startswith("raygan.study: error: --storage: ")
+    assert message.format(tmp=tmp_path) in err[0]
+    assert list(work.iterdir()) == [] and (tmp_path / "a-file").read_text() == "not a directory"

@@ -68,7 +68,9 @@ def open_store(storage: str, name: str) -> RunStore:
     try:
         return RunStore(storage, name)
     except (OSError, ValueError) as e:  # pyarrow: unknown scheme, unreachable bucket, ...
-        raise StudyError(f"--storage: {storage!r}: {e}") from None
+        # the first line: pyarrow follows some (HDFS without a JVM) with every path it tried
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise StudyError(f"--storage: {storage!r}: {first}") from None
 
 
 def claim(storage: str, store: RunStore, *, by_default: bool) -> RunStore:
@@ -81,6 +83,10 @@ def claim(storage: str, store: RunStore, *, by_default: bool) -> RunStore:
             claim_new(store)
             _forget_cached_journal(store)
             return store
+        except OSError as e:  # a local directory that cannot be made: a file in the path, ...
+            raise StudyError(
+                f"--storage: {storage!r}: cannot create {store.location} ({e.strerror or e})"
+            ) from None
         except RunBusy as e:
             if not by_default:
                 try:  # say so when it is in use, rather than suggest --resume

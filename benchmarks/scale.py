@@ -19,10 +19,12 @@ sleep_experiment.py), random search, through the real engine on a local Ray with
     first of them starting to the last ending, minus their waiting time, over 100; then
     the same for every window of 100 trials, and the least-squares line through those
     windows, read at the first and the last (one window's noise moves it less than it
-    moves the last window alone);
+    moves the last window alone; from 300 trials, three windows);
   - driver resident memory after each trial: growth per 100 trials from trial 100 on,
     between the two readings and as the least-squares slope through every reading from
     trial 100 on (the allocator's swings of a few MiB move one reading, not the slope);
+  - the load average over the last minute when the study ended (two cores are easily
+    shared: a timing beside a load above ~1 had company);
   - how long the study took after its last trial ended (final tables, packing the part
     files, the report), and how many files the run directory holds.
 """

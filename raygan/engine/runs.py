@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow.fs as pafs
 from ray import tune
 
 from raygan.claim import RunBusy, check_not_held, claim_new
@@ -64,8 +65,16 @@ def default_run_name(spec: StudySpec) -> str:
     return f"{spec.name}-{spec.profile}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
+# How long a Google Cloud Storage URI may take to answer before the study starts: Arrow's
+# own retries go on for 15 minutes, silently, where there are no credentials.
+GCS_CHECK_S = 10
+
+
 def open_store(storage: str, name: str) -> RunStore:
     try:
+        if storage.startswith("gs://") and "?" not in storage:
+            probe, path = pafs.FileSystem.from_uri(f"{storage}?retry_limit_seconds={GCS_CHECK_S}")
+            probe.get_file_info(path)
         return RunStore(storage, name)
     except (OSError, ValueError) as e:  # pyarrow: unknown scheme, unreachable bucket, ...
         # the first line: pyarrow follows some (HDFS without a JVM) with every path it tried

@@ -201,7 +201,8 @@ def write_samples(samples: list[dict], out: Path, *, catalogue_lines: bool = Fal
     elif out.suffix == ".png":
         _image_grid(samples, out)
     else:
-        out.write_text("\n".join(_lines(samples, catalogue_lines)) + "\n", encoding="utf-8")
+        lines = _lines(samples, catalogue_lines)
+        out.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
 
 
 def _lines(samples: list[dict], catalogue_lines: bool) -> list[str]:
@@ -273,10 +274,30 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+OUT_SUFFIXES = (".txt", ".parquet", ".png")
+
+
+def _check_out(out: Path | None, catalogue_lines: bool) -> None:
+    """Before anything is drawn: the files --out can write, and --catalogue is text."""
+    if out is None:
+        return
+    if out.suffix not in OUT_SUFFIXES:
+        raise SampleError(
+            f"--out: {str(out)!r} ends in {out.suffix or 'no suffix'!r}; "
+            f"allowed: {', '.join(OUT_SUFFIXES)}"
+        )
+    if catalogue_lines and out.suffix != ".txt":
+        raise SampleError(
+            f"--catalogue: lines of text, not {out.suffix}; use --out with .txt, or leave "
+            "--catalogue out for every sample with its judgements"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     sampling = {}
     try:
+        _check_out(args.out, args.catalogue)
         for item in args.set:
             name, eq, text = item.partition("=")
             if not eq:
@@ -295,8 +316,8 @@ def main(argv: list[str] | None = None) -> int:
         samples = _kept(drawn, args.only)
         if args.out is not None:
             write_samples(samples, args.out, catalogue_lines=args.catalogue)
-        else:
-            print("\n".join(_lines(samples, args.catalogue)))
+        elif lines := _lines(samples, args.catalogue):  # none kept: no line, not an empty one
+            print("\n".join(lines))
     except (SampleError, ValueError, OSError) as e:  # SpecError is a ValueError
         print(f"raygan.sample: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

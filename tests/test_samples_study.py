@@ -124,6 +124,8 @@ def test_sample_command_agrees_with_its_judgements(run_dir, tmp_path):
         (["--trial", "0", "--set", "temperature=[1"], "cannot parse '[1'"),
         (["--trial", "0", "--out", "no/such/dir/x.txt"], "No such file or directory"),
         (["--trial", "0", "--out", "x.png"], "--out: a .png grid needs image samples"),
+        (["--trial", "0", "--out", "x.csv"], "--out: 'x.csv' ends in '.csv'; allowed: .txt"),
+        (["--trial", "0", "--catalogue", "--out", "c.parquet"], "--catalogue: lines of text"),
     ],
 )
 def test_sample_command_bad_input(run_dir, tmp_path, args, message):

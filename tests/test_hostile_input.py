@@ -410,11 +410,18 @@ def test_a_real_process_prints_one_line_too(tmp_path):
     [
         ("{tmp}/a-file/runs", "cannot create {tmp}/a-file/runs/"),
         ("s3://", "no bucket or directory after the scheme"),
+        ("", "--storage: '' is empty"),  # an unset variable: not the current directory
         ("hdfs://namenode/runs", "--storage: 'hdfs://namenode/runs': "),
         # no credentials here: Arrow's retries went on silently for 15 minutes
         ("gs://raygan-test-bucket/runs", "--storage: 'gs://raygan-test-bucket/runs': "),
     ],
-    ids=["a file in the path", "no bucket", "hdfs without a JVM", "gcs without credentials"],
+    ids=[
+        "a file in the path",
+        "no bucket",
+        "empty",
+        "hdfs without a JVM",
+        "gcs without credentials",
+    ],
 )
 def test_a_storage_that_cannot_hold_a_run_is_one_line(
     storage, message, tmp_path, monkeypatch, capsys

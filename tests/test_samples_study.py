@@ -122,9 +122,13 @@ def test_sample_command_agrees_with_its_judgements(run_dir, tmp_path):
         (["--trial", "0", "--replicate", "5"], "--replicate: 5 is not one of 0, 1"),
         (["--trial", "0", "-n", "0"], "-n: 0 must be >= 1"),
         (["--trial", "0", "--set", "temperature=[1"], "cannot parse '[1'"),
-        (["--trial", "0", "--out", "no/such/dir/x.txt"], "No such file or directory"),
+        (
+            ["--trial", "0", "--out", "no/such/dir/x.txt"],
+            "--out: 'no/such/dir/x.txt' has no directory 'no/such/dir'",
+        ),
         (["--trial", "0", "--out", "x.png"], "--out: a .png grid needs image samples"),
         (["--trial", "0", "--out", "x.csv"], "--out: 'x.csv' ends in '.csv'; allowed: .txt"),
+        (["--trial", "0", "--out", "x"], "--out: 'x' has no suffix; allowed: .txt"),
         (["--trial", "0", "--catalogue", "--out", "c.parquet"], "--catalogue: lines of text"),
     ],
 )

@@ -24,15 +24,18 @@ from typing import Final, Literal
 
 NORMAL_FORM: Final[Literal["NFC"]] = "NFC"
 BOM = "\ufeff"
-# Format characters that draw nothing: the zero-width space, byte-order mark (as
-# zero-width no-break space), word joiner, soft hyphen, invisible operators, and the
-# marks and controls of bidirectional text. Not every format character (Unicode's
-# category Cf) is one: the zero-width joiners and tag characters change an emoji's
-# drawing, and U+0600-0605 and U+06DD draw a sign (a kaomoji's mouth in "(ಠ۝ಠ)").
+# Characters that draw nothing: the zero-width space, byte-order mark (as zero-width
+# no-break space), word joiner, soft hyphen, invisible operators, the marks and controls
+# of bidirectional text, the combining grapheme joiner, Khmer's inherent vowels, the
+# interlinear annotation marks and the musical beam and slur formats. Not every format
+# character (Unicode's category Cf) is one: the zero-width joiners, tag characters and
+# variation selectors change an emoji's drawing ("☺" and "☺️"), and U+0600-0605 and
+# U+06DD draw a sign (a kaomoji's mouth in "(ಠ۝ಠ)").
 INVISIBLE: Final = frozenset(
-    "\u00ad\u061c\u180e\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
-    "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\u206a\u206b\u206c"
-    "\u206d\u206e\u206f\ufeff"
+    "\u00ad\u034f\u061c\u17b4\u17b5\u180e\u200b\u200e\u200f\u202a\u202b\u202c"
+    "\u202d\u202e\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\u206a"
+    "\u206b\u206c\u206d\u206e\u206f\ufeff\ufff9\ufffa\ufffb"
+    "\U0001d173\U0001d174\U0001d175\U0001d176\U0001d177\U0001d178\U0001d179\U0001d17a"
 )
 PAD, BOS, EOS = 0, 1, 2  # special token ids of a character vocabulary; characters start at 3
 

@@ -7,6 +7,7 @@ import itertools
 import logging
 import math
 import os
+import shlex
 import signal
 import threading
 import time
@@ -391,7 +392,8 @@ def _search(
                 f"{rungs.min_rounds * rungs.reduction_factor}, ... rounds; the best "
                 f"1/{rungs.reduction_factor} of the trials at a rung go on"
             )
-        (echo or print)(f"[raygan] TensorBoard: tensorboard --logdir {store.location}/{TUNE_DIR}")
+        logdir = shlex.quote(f"{store.location}/{TUNE_DIR}")  # a path with spaces pastes whole
+        (echo or print)(f"[raygan] TensorBoard: tensorboard --logdir {logdir}")
         results, saw_sigint = fit_noting_interrupt(tuner, quiet=verbose == 0)
     finally:
         RESUMING.reset(resuming)

@@ -71,11 +71,16 @@ GCS_CHECK_S = 10
 
 
 def open_store(storage: str, name: str) -> RunStore:
+    if not storage.strip():  # an unset variable in a script: not the current directory
+        raise StudyError(f"--storage: {storage!r} is empty; give a directory or a URI")
     try:
-        if storage.startswith("gs://") and "?" not in storage:
-            probe, path = pafs.FileSystem.from_uri(f"{storage}?retry_limit_seconds={GCS_CHECK_S}")
+        store = RunStore(storage, name)
+        if isinstance(store.fs, pafs.GcsFileSystem) and "retry_limit_seconds" not in storage:
+            limit = f"retry_limit_seconds={GCS_CHECK_S}"
+            uri = f"{storage}&{limit}" if "?" in storage else f"{storage}?{limit}"
+            probe, path = pafs.FileSystem.from_uri(uri)
             probe.get_file_info(path)
-        return RunStore(storage, name)
+        return store
     except (OSError, ValueError) as e:  # pyarrow: unknown scheme, unreachable bucket, ...
         # the first line: pyarrow follows some (HDFS without a JVM) with every path it tried
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

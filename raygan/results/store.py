@@ -163,7 +163,7 @@ class RunStore:
         if "://" in storage:
             self.fs, base = pafs.FileSystem.from_uri(storage)
             if not base.strip("/"):
-                raise ValueError("no bucket or directory after the scheme (s3://bucket/runs)")
+                raise ValueError("no bucket or directory after the scheme (e.g. s3://bucket/runs)")
             if isinstance(self.fs, pafs.S3FileSystem):  # pickled without endpoint or keys
                 self.fs = pickled_as_uri(self.fs, storage)
             self.location = f"{storage.rstrip('/')}/{name}"

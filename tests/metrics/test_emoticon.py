@@ -320,7 +320,7 @@ def test_samples_that_draw_alike_are_one_sample_to_every_exact_comparison() -> N
     # the embedded corpus holds "ლ(o◡oლ)" with two trailing U+FEFF; a generator that drops
     # them, keeps one, or adds a U+200B copies the face all the same
     face, other = "ლ(o◡oლ)\ufeff\ufeff", "(T_T)"
-    samples = ["ლ(o◡oლ)", "ლ(o◡oლ)\ufeff", "ლ\u200b(o◡oლ)", "(T_T)\u200e", "(^o^)"]
+    samples = ["ლ(o◡oლ)", "ლ(o◡oლ)\ufeff", "ლ\u200b(o◡o\u034fლ)", "(T_T)\u200e", "(^o^)"]
     m = emoticon_metrics(samples, [face], heldout=[other])
     assert m["exact_copy"] == pytest.approx(3 / 5)
     assert m["near_copy"] == pytest.approx(3 / 5)  # the copy key agreed before

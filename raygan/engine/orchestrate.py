@@ -7,7 +7,6 @@ import itertools
 import logging
 import math
 import os
-import shlex
 import signal
 import threading
 import time
@@ -41,6 +40,7 @@ from raygan.engine.runs import (
     open_store,
     saved_facts,
     spec_of_run,
+    tensorboard_command,
     write_run_facts,
 )
 from raygan.engine.scheduler import MultiObjectiveASHA, ReleasingFIFOScheduler
@@ -385,15 +385,13 @@ def _search(
         say = echo or print
         choice = spec.sampler_choice()
         say(f"[raygan] sampler: {choice.name} ({choice.reason})")
-        if spec.rungs is not None:
-            rungs = spec.rungs
+        if (rungs := spec.rungs) is not None:
             say(
                 f"[raygan] scheduler: mo-asha, rungs after {rungs.min_rounds}, "
                 f"{rungs.min_rounds * rungs.reduction_factor}, ... rounds; the best "
                 f"1/{rungs.reduction_factor} of the trials at a rung go on"
             )
-        logdir = shlex.quote(f"{store.location}/{TUNE_DIR}")  # a path with spaces pastes whole
-        (echo or print)(f"[raygan] TensorBoard: tensorboard --logdir {logdir}")
+        say(f"[raygan] TensorBoard: {tensorboard_command(store)}")
         results, saw_sigint = fit_noting_interrupt(tuner, quiet=verbose == 0)
     finally:
         RESUMING.reset(resuming)

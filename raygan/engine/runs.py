@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import json
+import shlex
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -85,6 +86,12 @@ def open_store(storage: str, name: str) -> RunStore:
         # the first line: pyarrow follows some (HDFS without a JVM) with every path it tried
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise StudyError(f"--storage: {storage!r}: {first}") from None
+
+
+def tensorboard_command(store: RunStore) -> str:
+    """The command that shows the run's Tune logs; its path quoted (one with spaces pastes
+    whole)."""
+    return f"tensorboard --logdir {shlex.quote(f'{store.location}/{TUNE_DIR}')}"
 
 
 def claim(storage: str, store: RunStore, *, by_default: bool) -> RunStore:

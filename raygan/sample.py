@@ -194,11 +194,12 @@ def catalogue(samples: list[dict]) -> list[str]:
 
 def write_samples(samples: list[dict], out: Path, *, catalogue_lines: bool = False) -> None:
     """``out`` by its suffix: .txt (one sample a line), .parquet (every judgement), .png."""
-    if out.suffix.lower() == ".parquet":
+    suffix = out.suffix.lower()
+    if suffix == ".parquet":
         schema = pa.schema(SAMPLE_COLUMNS)
         rows = [{name: s.get(name) for name, _ in SAMPLE_COLUMNS} for s in samples]
         pq.write_table(pa.Table.from_pylist(rows, schema=schema), out)
-    elif out.suffix.lower() == ".png":
+    elif suffix == ".png":
         _image_grid(samples, out)
     else:
         lines = _lines(samples, catalogue_lines)
@@ -281,13 +282,14 @@ def _check_out(out: Path | None, catalogue_lines: bool) -> None:
     """Before anything is drawn: the files --out can write, and --catalogue is text."""
     if out is None:
         return
-    if out.suffix.lower() not in OUT_SUFFIXES:
+    suffix = out.suffix.lower()
+    if suffix not in OUT_SUFFIXES:
         ending = f"ends in {out.suffix!r}" if out.suffix else "has no suffix"
         raise SampleError(f"--out: {str(out)!r} {ending}; allowed: {', '.join(OUT_SUFFIXES)}")
     if out.is_dir() or not out.parent.is_dir():
         where = "is a directory" if out.is_dir() else f"has no directory {str(out.parent)!r}"
         raise SampleError(f"--out: {str(out)!r} {where}; name a file in an existing directory")
-    if catalogue_lines and out.suffix.lower() != ".txt":
+    if catalogue_lines and suffix != ".txt":
         raise SampleError(
             f"--catalogue: lines of text, not {out.suffix}; use --out with .txt, or leave "
             "--catalogue out for every sample with its judgements"

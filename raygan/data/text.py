@@ -45,10 +45,6 @@ def normalize_text(text: str) -> str:
     return unicodedata.normalize(NORMAL_FORM, text.lstrip(BOM))
 
 
-def normalize_texts(texts: Iterable[str]) -> list[str]:
-    return [normalize_text(t) for t in texts]
-
-
 def drawn_text(text: str) -> str:
     """``text`` as a reader sees it: the normal form (``normalize_text``) without the
     format characters that draw nothing (``INVISIBLE``: U+FEFF, U+200B, U+200E, U+2060,

@@ -223,8 +223,9 @@ def emoticon_judgements(
       near_copy: its copy key is a training face's;        mean == ``near_copy``
       heldout_hit: identical to a held-out real kaomoji;   mean == ``heldout_hits``
       nearest, nearest_index: the training face as compared (``drawn_text``), and its
-        index in the training faces as given, whose copy key is nearest to the sample's; of faces sharing that key, the
-        one nearest to the sample itself, so an exact copy names the face it copies;
+        index in the training faces as given, whose copy key is nearest to the sample's;
+        of faces sharing that key, the one nearest to the sample itself, so an exact copy
+        names the face it copies;
       distance: normalized Levenshtein distance between the two copy keys, in [0, 1]:
         median == ``dcr_synthetic``.
 

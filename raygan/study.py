@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         return bad(str(e))
     except StudyInterrupted as e:
         print(
-            f"raygan.study: {e}; their rows are in {e.location}/parts. "
+            f"raygan.study: {e}; their rows are in {e.parts}. "
             f"Continue with: {_resume_command(args, e.name)}",
             file=sys.stderr,
         )

@@ -21,6 +21,7 @@ from raygan.results import (
     pareto_mask,
     trial_schema,
 )
+from raygan.results.store import join_location
 from raygan.spec import Objective, Param, load_spec
 
 METRICS = SeqGANExperiment.metrics
@@ -352,6 +353,29 @@ def test_consolidate_empty(spec, store):
 def test_consolidate_unknown_objective(spec, store):
     with pytest.raises(ValueError, match="validity"):
         consolidate(store, spec, ["memorization"], run="run1")
+
+
+@pytest.mark.parametrize(
+    ("location", "relpath", "joined"),
+    [
+        ("s3://b/runs?region=x&scheme=http", "r1", "s3://b/runs/r1?region=x&scheme=http"),
+        ("gs://b/runs/r1/?retry_limit_seconds=5", "", "gs://b/runs/r1/?retry_limit_seconds=5"),
+        ("s3://b", "r1", "s3://b/r1"),
+        ("file:///tmp/a/", "tune", "file:///tmp/a/tune"),
+        ("/tmp/a?b", "r1", "/tmp/a?b/r1"),  # a path's '?' is a character of a name
+    ],
+)
+def test_join_location_keeps_a_uris_query_last(location, relpath, joined):
+    assert join_location(location, relpath) == joined
+
+
+def test_a_run_under_a_uri_with_a_query(tmp_path):
+    store = RunStore(tmp_path.as_uri() + "?x=1", "run1")  # pyarrow ignores a file:// query
+    assert store.location == f"{tmp_path.as_uri()}/run1?x=1"
+    assert store.uri("tune") == f"{tmp_path.as_uri()}/run1/tune?x=1"
+    assert RunStore.at(store.location).root == store.root == f"{tmp_path}/run1"
+    # Tune gets the path and the filesystem: it appends its folders to a URI after the query
+    assert store.tune_storage() == (store.root, store.fs)
 
 
 def test_file_uri_same_as_plain_path(spec, tmp_path):

@@ -55,6 +55,7 @@ def test_interrupt_stops_cleanly_then_resume_completes(how, faulty_study, cli_en
     ours = [ln for ln in stopped.stderr.splitlines() if ln.startswith("raygan.study:")]
     assert len(ours) == 1, stopped.stderr[-2000:]
     assert "interrupted:" in ours[0] and "trials finished" in ours[0]
+    assert f"their rows are in {run}/parts. " in ours[0]
     resume = f"--name {name} --resume --storage {tmp_path}"
     assert ours[0].endswith(f"Continue with: python -m raygan.study {faulty_study} {resume}")
     assert "Tuner.restore" not in stopped.stderr  # Tune's own hint is not raygan's command

@@ -37,6 +37,9 @@ pytest.importorskip(
 
 BUCKET = "raygan-test"
 STORAGE = f"s3://{BUCKET}/runs"
+# the smoke run's --storage carries a query, as one naming its endpoint or region does: the
+# run directory goes under the path, and every location printed keeps the query last
+QUERY = "?region=us-east-1"
 # a local run of the smoke profile writes these beside parts/ and tune/ (and .lock, which
 # a URI run keeps on the driver's machine)
 RUN_FILES = {
@@ -186,8 +189,9 @@ def s3(cli_env, tmp_path_factory):
 def smoke_run(s3):
     """The smoke profile of seqgan_tradeoff, its run directory in the bucket."""
     start = time.monotonic()
+    storage = STORAGE + QUERY
     done = s3.study(
-        ["seqgan_tradeoff", "--profile", "smoke", "--storage", STORAGE, "--name", "s3run"]
+        ["seqgan_tradeoff", "--profile", "smoke", "--storage", storage, "--name", "s3run"]
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert time.monotonic() - start < 180
@@ -213,8 +217,8 @@ def test_smoke_study_writes_tables_report_and_checkpoints_to_the_bucket(s3, smok
     assert any(n.startswith("tune/experiment_state-") for n in files)
     assert len(trial_ids) == 2 and _checkpointed(files) == trial_ids
     # the summary names the run and its report in the bucket, not a local path
-    assert f"results: {STORAGE}/s3run/" in smoke_run.stdout
-    assert f"report: {STORAGE}/s3run/report.html" in smoke_run.stdout
+    assert f"results: {STORAGE}/s3run/{QUERY}\n" in smoke_run.stdout
+    assert f"report: {STORAGE}/s3run/report.html{QUERY}\n" in smoke_run.stdout
     with s3.fs().open_input_stream(f"{BUCKET}/runs/s3run/report.html") as f:
         page = f.read().decode("utf-8")
     assert page.startswith("<!DOCTYPE html>") and "data:image/png;base64," in page

@@ -9,8 +9,9 @@ class StudyError(ValueError):
 
 class StudyInterrupted(RuntimeError):
     """The study was stopped (Ctrl-C) before its budget was spent. Tune saved its state
-    first: ``--resume`` continues from there. ``finished`` trials have their rows."""
+    first: ``--resume`` continues from there. ``finished`` trials have their rows,
+    in the folder ``parts`` (a path or URI)."""
 
-    def __init__(self, *, name: str, location: str, finished: int, total: int, what="trials"):
+    def __init__(self, *, name: str, parts: str, finished: int, total: int, what="trials"):
         super().__init__(f"interrupted: {finished} of {total} {what} finished")
-        self.name, self.location, self.finished, self.total = name, location, finished, total
+        self.name, self.parts, self.finished, self.total = name, parts, finished, total

@@ -130,7 +130,7 @@ def validate_front(
         if saw_sigint or finished < total:
             raise StudyInterrupted(
                 name=store.name,
-                location=store.location,
+                parts=store.uri("parts"),
                 finished=finished,
                 total=total,
                 what="validation runs",
@@ -181,7 +181,7 @@ def write_report(store: RunStore, journal: Path) -> str:
         if path.is_file() and path != page and not path.name.startswith("."):
             store.write_bytes(path.relative_to(out).as_posix(), path.read_bytes())
     store.write_bytes(page.name, page.read_bytes())
-    return f"{store.location}/{page.name}"
+    return store.uri(page.name)
 
 
 def finish(

@@ -406,7 +406,7 @@ def _search(
         # for them and no final tables, the study is not over.
         raise StudyInterrupted(
             name=store.name,
-            location=store.location,
+            parts=store.uri("parts"),
             finished=store.part_count("trial"),
             total=spec.num_samples,
         )

@@ -91,7 +91,7 @@ def open_store(storage: str, name: str) -> RunStore:
 def tensorboard_command(store: RunStore) -> str:
     """The command that shows the run's Tune logs; its path quoted (one with spaces pastes
     whole)."""
-    return f"tensorboard --logdir {shlex.quote(f'{store.location}/{TUNE_DIR}')}"
+    return f"tensorboard --logdir {shlex.quote(store.uri(TUNE_DIR))}"
 
 
 def claim(storage: str, store: RunStore, *, by_default: bool) -> RunStore:
@@ -289,7 +289,5 @@ def _saved_spec(store: RunStore, meta: dict, overrides: Overrides = ()) -> Study
         try:
             spec = load_spec(path, overrides=overrides)
         except SpecError as e:  # name the run's study.toml, not the temporary copy
-            raise SpecError(str(e).replace(str(path), f"{store.location}/study.toml")) from None
-    return replace(
-        spec, name=meta["study"], profile=meta["profile"], path=store.location + "/study.toml"
-    )
+            raise SpecError(str(e).replace(str(path), store.uri("study.toml"))) from None
+    return replace(spec, name=meta["study"], profile=meta["profile"], path=store.uri("study.toml"))

@@ -43,6 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -50,7 +51,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from raygan.names import NAME_RE
-from raygan.results.s3 import UriS3FileSystem, pickled_as_uri
+from raygan.results.s3 import pickled_as_uri
 from raygan.results.schema import (
     REQUIRED,
     TRIAL_STATUSES,
@@ -148,6 +149,16 @@ def _prepare_rows(rows: list[dict], schema: pa.Schema, trial_id: str) -> list[di
     return out
 
 
+def join_location(location: str, relpath: str) -> str:
+    """``relpath`` inside the folder ``location`` (a path or a URI): in a URI, appended to
+    its path, before any ``?query`` (``gs://b/runs?scheme=http`` and ``x`` give
+    ``gs://b/runs/x?scheme=http``); an empty ``relpath`` gives the folder with a slash."""
+    if "://" not in location:
+        return f"{location.rstrip('/')}/{relpath}"
+    parts = urlsplit(location)
+    return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}/{relpath}"))
+
+
 class RunStore:
     """A run directory <storage>/<name>/ on any pyarrow filesystem (local path or URI).
 
@@ -166,7 +177,7 @@ class RunStore:
                 raise ValueError("no bucket or directory after the scheme (e.g. s3://bucket/runs)")
             if isinstance(self.fs, pafs.S3FileSystem):  # pickled without endpoint or keys
                 self.fs = pickled_as_uri(self.fs, storage)
-            self.location = f"{storage.rstrip('/')}/{name}"
+            self.location = join_location(storage, name)
         else:
             self.fs = pafs.LocalFileSystem()
             base = str(Path(storage).expanduser().absolute())
@@ -175,19 +186,29 @@ class RunStore:
         local = isinstance(self.fs, pafs.LocalFileSystem)
         self.local_path: Path | None = Path(self.root) if local else None
 
+    def uri(self, relpath: str) -> str:
+        """Where ``relpath`` inside the run directory is, as a user would open it: a path,
+        or a URI with the storage URI's query kept last."""
+        return join_location(self.location, relpath)
+
     def tune_storage(self) -> tuple[str, pafs.FileSystem | None]:
         """The run directory as Tune's ``storage_path`` and ``storage_filesystem``. For a
-        run on S3, this store's filesystem: Tune's own, opened from a URI, would pickle the
-        endpoint into every snapshot it writes into the run directory."""
-        if isinstance(self.fs, UriS3FileSystem):
+        URI, this store's filesystem and its path: Tune's own, opened from the URI, would
+        pickle an S3 endpoint into every snapshot it writes into the run directory, and
+        Tune appends its folders to a URI after any ``?query``."""
+        if "://" in self.location:
             return self.root, self.fs
         return self.location, None
 
     @classmethod
     def at(cls, location: str) -> RunStore:
         """The store of the run directory at ``location`` (a RunStore's ``location``)."""
-        storage, _, name = location.rstrip("/").rpartition("/")
-        return cls(storage, name)
+        if "://" not in location:
+            storage, _, name = location.rstrip("/").rpartition("/")
+            return cls(storage, name)
+        parts = urlsplit(location)
+        path, _, name = parts.path.rstrip("/").rpartition("/")
+        return cls(urlunsplit(parts._replace(path=path)), name)
 
     def __repr__(self) -> str:
         return f"RunStore({self.location!r})"

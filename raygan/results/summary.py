@@ -11,7 +11,7 @@ from tabulate import tabulate
 from raygan.results.front import FrontTable, front_rows, known
 from raygan.results.pareto import validated_means
 from raygan.results.schema import SAMPLES_FILE, SWEEP_FILE, TRIAL_STATUSES
-from raygan.results.store import RESULT_FILES, VALIDATION_FILE, StudyTables
+from raygan.results.store import RESULT_FILES, VALIDATION_FILE, StudyTables, join_location
 
 if TYPE_CHECKING:  # only for annotations: results must stay importable without experiments
     from raygan.spec import StudySpec
@@ -132,7 +132,7 @@ def format_summary(
     files = list(RESULT_FILES) + [VALIDATION_FILE] * (tables.validation is not None)
     files += [SAMPLES_FILE] * (tables.samples is not None)
     files += [SWEEP_FILE] * (tables.sweep is not None)
-    lines += [f"results: {location.rstrip('/')}/", f"  {', '.join(files)}"]
+    lines += [f"results: {join_location(location, '')}", f"  {', '.join(files)}"]
     return "\n".join(lines)
 
 

@@ -20,6 +20,7 @@ finished trial in Tune's controller and snapshot), then as shipped.
 from __future__ import annotations
 
 import argparse
+import logging
 import re
 import subprocess
 import sys
@@ -93,7 +94,7 @@ def main() -> None:
             setattr(compat, name, lambda trial: None)
         compat.forget_encoded_objects = lambda: None
         compat.drop_finished_trials = lambda tune_controller, trial_ids: set()
-    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
     measure(spec, mode)
     ray.shutdown()
 

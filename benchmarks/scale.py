@@ -2,7 +2,7 @@
 memory, and the files a run leaves.
 
     python benchmarks/scale.py [--trials 1000] [--rounds 1] [--round-s 1.0] [--concurrent 2]
-                               [--keep]
+                               [--keep] [--trace]
 
 One study of ``--trials`` trials of a trial that only waits (``rounds`` x ``round_s``
 seconds: one report after 1 s by default, the shape of Ray Tune's own 10,000-trial run;
@@ -27,16 +27,23 @@ sleep_experiment.py), random search, through the real engine on a local Ray with
     shared: a timing beside a load above ~1 had company);
   - how long the study took after its last trial ended (final tables, packing the part
     files, the report), and how many files the run directory holds.
+
+``--trace`` also traces the driver's Python allocations (tracemalloc) from trial 100 to
+its last trial and prints what is still held: the sites that hold most, and each single
+block over 512 KiB with where it was allocated (what a step in the driver's memory is).
+Tracing slows the driver: a traced run's timings are not comparable with an untraced one's.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -47,10 +54,11 @@ SUPPORT = Path(__file__).parent / "support"
 sys.path.insert(0, str(SUPPORT))
 
 from memory import rss_mb  # noqa: E402  (benchmarks/memory.py, beside this script)
-from sleep_experiment import STUDY  # noqa: E402
+from sleep_experiment import STUDY  # type: ignore[import-not-found]  # noqa: E402
 
 from raygan import load_spec, register_experiment  # noqa: E402
 from raygan.engine import run_study  # noqa: E402
+from raygan.engine.tune_output import drop_tune_messages  # noqa: E402
 
 
 def window_overhead(trials: pd.DataFrame, slots: int, least_s: float) -> float:
@@ -58,6 +66,22 @@ def window_overhead(trials: pd.DataFrame, slots: int, least_s: float) -> float:
     each of which needs ``least_s`` seconds."""
     span = (trials.finished_at.max() - trials.started_at.min()).total_seconds()
     return (slots * span - len(trials) * least_s) / len(trials)
+
+
+def print_held(snapshot: tracemalloc.Snapshot) -> None:
+    """What the driver's Python allocations since trial 100 still hold at the last trial:
+    the top sites, and every block over 512 KiB with the innermost frames of its stack."""
+    ours = snapshot.filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+    total = sum(stat.size for stat in ours.statistics("filename"))
+    print(f"\nheld after the last trial, allocated since trial 100: {total / 2**20:.1f} MiB")
+    for stat in ours.statistics("lineno")[:8]:
+        frame = stat.traceback[0]
+        print(f"  {stat.size / 2**20:6.2f} MiB in {stat.count:6d} blocks  {frame}")
+    big = sorted((t for t in ours.traces if t.size > 512 * 1024), key=lambda t: -t.size)
+    for trace in big:
+        print(f"  one block of {trace.size / 2**20:.2f} MiB, allocated at:")
+        for line in trace.traceback.format(limit=8, most_recent_first=True):
+            print(f"    {line}")
 
 
 def main() -> None:
@@ -70,6 +94,7 @@ def main() -> None:
     ap.add_argument("--concurrent", type=int, default=2)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--keep", action="store_true", help="keep the run directory (printed)")
+    ap.add_argument("--trace", action="store_true", help="trace allocations from trial 100")
     args = ap.parse_args()
 
     register_experiment("sleep", "sleep_experiment:SleepExperiment")
@@ -88,22 +113,29 @@ def main() -> None:
         ],
     )
     pythonpath = os.pathsep.join(filter(None, [str(SUPPORT), os.environ.get("PYTHONPATH")]))
+    drop_tune_messages()  # Ray's notice that token authentication is on, as the CLI does
     t0 = time.perf_counter()
     ray.init(
         address="local",
         num_cpus=args.concurrent,
         include_dashboard=False,
-        logging_level="WARNING",
+        logging_level=logging.WARNING,
         runtime_env={"env_vars": {"PYTHONPATH": pythonpath}},
     )
     ray_start = time.perf_counter() - t0
     memory: list[float] = []
+    held: list[tracemalloc.Snapshot] = []
 
     def echo(line: str) -> None:
         if line.startswith("[raygan] trial "):
             memory.append(rss_mb())
             if len(memory) % 100 == 0:
                 print(f"  {len(memory)} trials, driver {memory[-1]:.0f} MiB", flush=True)
+            if args.trace and len(memory) == 100:
+                tracemalloc.start(30)
+            if tracemalloc.is_tracing() and len(memory) == args.trials:
+                held.append(tracemalloc.take_snapshot())  # before the final tables, report
+                tracemalloc.stop()
 
     start = time.perf_counter()
     run_study(spec, storage=str(work), name="scale", verbose=0, echo=echo)
@@ -161,6 +193,8 @@ def main() -> None:
         f"({sum(p.stat().st_size for p in files) / 2**20:.1f} MiB); tables: "
         + ", ".join(sorted(p.name for p in run.glob("*.parquet")))
     )
+    if held:
+        print_held(held[0])
     if args.keep:
         print(f"run directory kept: {run}")
     else:

@@ -414,6 +414,8 @@ def test_a_real_process_prints_one_line_too(tmp_path):
         ("hdfs://namenode/runs", "--storage: 'hdfs://namenode/runs': "),
         # no credentials here: Arrow's retries went on silently for 15 minutes
         ("gs://raygan-test-bucket/runs", "--storage: 'gs://raygan-test-bucket/runs': "),
+        # Tune failed to pickle it, after Ray had started: a traceback
+        ("mock:///runs", "--storage: 'mock:///runs': pyarrow's in-memory filesystem"),
     ],
     ids=[
         "a file in the path",
@@ -421,6 +423,7 @@ def test_a_real_process_prints_one_line_too(tmp_path):
         "empty",
         "hdfs without a JVM",
         "gcs without credentials",
+        "pyarrow's mock filesystem",
     ],
 )
 def test_a_storage_that_cannot_hold_a_run_is_one_line(

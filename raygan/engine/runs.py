@@ -81,11 +81,17 @@ def open_store(storage: str, name: str) -> RunStore:
             uri = f"{storage}&{limit}" if "?" in storage else f"{storage}?{limit}"
             probe, path = pafs.FileSystem.from_uri(uri)
             probe.get_file_info(path)
-        return store
     except (OSError, ValueError) as e:  # pyarrow: unknown scheme, unreachable bucket, ...
         # the first line: pyarrow follows some (HDFS without a JVM) with every path it tried
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise StudyError(f"--storage: {storage!r}: {first}") from None
+    if type(store.fs).__name__ == "_MockFileSystem":  # pyarrow's mock:// test filesystem
+        raise StudyError(
+            f"--storage: {storage!r}: pyarrow's in-memory filesystem is this process's "
+            "alone, and Ray's workers write the run too; give a directory or an s3://, "
+            "gs:// or hdfs:// URI"
+        )
+    return store
 
 
 def tensorboard_command(store: RunStore) -> str:

@@ -30,6 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from raygan.data.text import drawn_texts
 from raygan.results import SAMPLE_COLUMNS, param_value
 from raygan.spec.files import parse_value
 
@@ -181,11 +182,15 @@ def _load_model(run, row: dict, chosen: tuple[int, int], checkpoint: Path):
 
 # ---- output --------------------------------------------------------------------------
 def catalogue(samples: list[dict]) -> list[str]:
-    """Distinct text samples, most frequent first: 'count<TAB>sample<TAB>nearest<TAB>distance'."""
-    counts = collections.Counter(s["text"] for s in samples)
+    """Distinct text samples, most frequent first: 'count<TAB>sample<TAB>nearest<TAB>distance'.
+    Distinct as the metrics count them: as drawn (raygan.data.text.drawn_text), so a face
+    and the same face with a zero-width character are one line, shown as drawn. An empty
+    sample is an empty field."""
+    drawn = drawn_texts(s["text"] for s in samples)
+    counts = collections.Counter(drawn)
     first: dict[str, dict] = {}
-    for s in samples:
-        first.setdefault(s["text"], s)
+    for text, s in zip(drawn, samples, strict=True):
+        first.setdefault(text, s)
     return [
         f"{count}\t{text}\t{first[text].get('nearest') or ''}\t{first[text].get('distance', 0):.3f}"
         for text, count in counts.most_common()

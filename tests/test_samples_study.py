@@ -191,3 +191,17 @@ def test_live_report_while_the_study_runs(ray_session, tmp_path, study, faulty_s
         live_report.LiveReport.trial_ended = original
     assert seen and "still running" in seen[0] and 'http-equiv="refresh"' in seen[0]
     assert "still running" not in (tmp_path / "live" / "report.html").read_text(encoding="utf-8")
+
+
+def test_catalogue_counts_samples_as_drawn():
+    from raygan.sample import catalogue
+
+    face = "ლ(o◡oლ)"
+    samples = [
+        {"text": t, "nearest": face, "distance": 0.0}
+        for t in [face + "\ufeff\ufeff", face, face + "\u200b", "(^_^)", ""]
+    ]
+    lines = catalogue(samples)
+    # one line for the face however many zero-width characters it carries, as drawn
+    assert lines[0] == f"3\t{face}\t{face}\t0.000"
+    assert sorted(lines[1:]) == [f"1\t\t{face}\t0.000", f"1\t(^_^)\t{face}\t0.000"]

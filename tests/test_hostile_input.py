@@ -416,6 +416,9 @@ def test_a_real_process_prints_one_line_too(tmp_path):
         ("gs://raygan-test-bucket/runs", "--storage: 'gs://raygan-test-bucket/runs': "),
         # Tune failed to pickle it, after Ray had started: a traceback
         ("mock:///runs", "--storage: 'mock:///runs': pyarrow's in-memory filesystem"),
+        # a run records its URI and prints it: credentials in it are refused, unnamed
+        ("s3://AKIAX:SeCrEt@bucket/runs", "carries credentials (a user name or password "),
+        ("s3://bucket/runs?region=x&secret_key=SeCrEt", "carries credentials (secret_key)"),
     ],
     ids=[
         "a file in the path",
@@ -424,6 +427,8 @@ def test_a_real_process_prints_one_line_too(tmp_path):
         "hdfs without a JVM",
         "gcs without credentials",
         "pyarrow's mock filesystem",
+        "credentials before the host",
+        "credentials in the query",
     ],
 )
 def test_a_storage_that_cannot_hold_a_run_is_one_line(
@@ -439,5 +444,5 @@ def test_a_storage_that_cannot_hold_a_run_is_one_line(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err  # pyarrow's HDFS error names every libjvm path it tried
     assert err[0].startswith("raygan.study: error: --storage: ")
-    assert message.format(tmp=tmp_path) in err[0]
+    assert message.format(tmp=tmp_path) in err[0] and "SeCrEt" not in err[0]
     assert list(work.iterdir()) == [] and (tmp_path / "a-file").read_text() == "not a directory"

@@ -18,6 +18,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pyarrow.fs as pafs
 from ray import tune
@@ -71,9 +72,31 @@ def default_run_name(spec: StudySpec) -> str:
 GCS_CHECK_S = 10
 
 
+# pyarrow's query options that carry a secret (s3://bucket/runs?secret_key=...)
+SECRET_OPTIONS = ("access_key", "secret_key", "session_token")
+
+
+def check_no_credentials(storage: str) -> None:
+    """Raises StudyError, naming no secret, for a storage URI that carries credentials: a
+    run records its URI, and prints it."""
+    if "://" not in storage:
+        return
+    parts = urlsplit(storage)
+    found = [k for k in SECRET_OPTIONS if k in parse_qs(parts.query)]
+    if parts.username or parts.password:
+        found.insert(0, "a user name or password before the host")
+    if found:
+        raise StudyError(
+            f"--storage: the URI carries credentials ({', '.join(found)}), which the run "
+            "would record and print; give them in the environment (AWS_ACCESS_KEY_ID, "
+            "AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) or a role instead"
+        )
+
+
 def open_store(storage: str, name: str) -> RunStore:
     if not storage.strip():  # an unset variable in a script: not the current directory
         raise StudyError(f"--storage: {storage!r} is empty; give a directory or a URI")
+    check_no_credentials(storage)
     try:
         store = RunStore(storage, name)
         if isinstance(store.fs, pafs.GcsFileSystem) and "retry_limit_seconds" not in storage:

@@ -54,8 +54,15 @@ def paper_document() -> dict:
     return document
 
 
-def make_run(root: Path, *, study: str = "seqgan_tradeoff", document: dict | None = None) -> Path:
-    """A run directory like the engine leaves: study.toml, run.json, trials and history."""
+def make_run(
+    root: Path,
+    *,
+    study: str = "seqgan_tradeoff",
+    document: dict | None = None,
+    trials_by_index: dict | None = None,
+) -> Path:
+    """A run directory like the engine leaves: study.toml, run.json, trials and history
+    (of ``trials_by_index``, TRIALS unless given)."""
     if document is None:
         document = paper_document()
     run_dir = root / "run1"
@@ -67,7 +74,7 @@ def make_run(root: Path, *, study: str = "seqgan_tradeoff", document: dict | Non
     metrics = get_experiment(spec.experiment).metrics
     identity = {"study": study, "run": "run1"}
     trials, history = [], []
-    for i, (status, validity, exact_copy) in TRIALS.items():
+    for i, (status, validity, exact_copy) in (trials_by_index or TRIALS).items():
         ident = {**identity, "trial_id": f"t{i}", "trial_index": i}
         params = {f"param_{p.name}": _param_value(p, i) for p in spec.search}
         trials.append(
@@ -217,6 +224,24 @@ def test_cli_running_says_the_study_is_still_running(report, tmp_path):
     page = (tmp_path / "live" / "report.html").read_text(encoding="utf-8")
     assert "still running" in page and 'http-equiv="refresh"' in page
     assert "still running" not in (run_dir / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_front_of_hundreds_of_trials_draws_without_a_warning(tmp_path):
+    """Every trial on the front (validity and exact_copy rise together): the history legend
+    named them all and grew taller than the figure, whose axes collapsed to nothing."""
+    import warnings
+
+    from raygan.report import plot_history
+
+    n = 200
+    trials = {i: ("completed", 0.1 + 0.8 * i / n, 0.05 + 0.9 * i / n) for i in range(n)}
+    run_dir = make_run(tmp_path, trials_by_index=trials)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's 'axes sizes collapsed to zero'
+        write_report(run_dir)
+        plot = plot_history(load_run(run_dir), tmp_path)
+    assert plot.legend[0] == f"front (12 of {n} named)"
+    assert plot.legend[1:] == [f"trial {i}" for i in range(12)]
 
 
 def test_single_objective_logfloat_and_categorical_params(tmp_path):

@@ -27,6 +27,10 @@ from raygan.spec import Param
 DPI = 110
 FRONT_COLOR, OTHER_COLOR, PAPER_COLOR = "#d62728", "#1f77b4", "black"
 VALIDATED_COLOR = "#2ca02c"
+# Past these, a front of hundreds of trials (three objectives, a long study) buries the
+# figure under its labels: the history legend names this many, the Pareto plot labels
+# about this many points, spread along the front.
+LEGEND_TRIALS, FRONT_LABELS = 12, 24
 PNG_METADATA = {"Software": None}  # no matplotlib version: the bytes depend on the data only
 
 
@@ -77,11 +81,13 @@ def _param_axis(ax, param: Param, extra: tuple = ()) -> None:
 
 def _annotate_front(ax, indices, xs, ys) -> None:
     # Trials at one point share a label (else their numbers print on top of each other);
-    # neighbours alternate above and below.
+    # neighbours alternate above and below; past FRONT_LABELS points, every k-th point.
     at: dict[tuple, list[str]] = {}
     for i, a, b in zip(indices, xs, ys, strict=True):
         at.setdefault((a, b), []).append(str(i))
-    for k, ((a, b), names) in enumerate(sorted(at.items())):
+    points = sorted(at.items())
+    points = points[:: -(-len(points) // FRONT_LABELS) or 1]
+    for k, ((a, b), names) in enumerate(points):
         text = ",".join(names[:6]) + (f" +{len(names) - 6}" if len(names) > 6 else "")
         offset = (5, 5) if k % 2 == 0 else (5, -12)
         ax.annotate(text, (a, b), textcoords="offset points", xytext=offset, fontsize=8)
@@ -275,11 +281,13 @@ def plot_param(run: Run, param: Param, out: Path) -> Plot:
 
 
 def plot_history(run: Run, out: Path) -> Plot:
-    """out/history.png: each objective after every round, per trial."""
+    """out/history.png: each objective after every round, per trial; the legend names the
+    first LEGEND_TRIALS of the front's trials (by index), its title says how many more."""
     objectives, history = run.spec.objectives, run.history
     front = set(run.front.trial_index)
     fig = Figure(figsize=(4.6 * len(objectives), 3.9), layout="constrained")
     axes = fig.subplots(1, len(objectives), squeeze=False)[0]
+    legend: list[str] = []
     for ax, obj in zip(axes, objectives, strict=True):
         if history.empty:
             ax.text(0.5, 0.5, "no history.parquet", ha="center", transform=ax.transAxes)
@@ -293,12 +301,23 @@ def plot_history(run: Run, out: Path) -> Plot:
                     ax.plot(rows.step, rows[obj.metric], color="0.6", lw=0.7, alpha=0.7)
                     continue
                 style = dict(color=f"C{k % 10}", lw=1.8, marker="o", ms=3)
-                ax.plot(rows.step, rows[obj.metric], label=f"trial {index}", **style)
+                label = f"trial {index}" if k < LEGEND_TRIALS else None
+                ax.plot(rows.step, rows[obj.metric], label=label, **style)
                 k += 1
             handles, labels = ax.get_legend_handles_labels()
             if labels:
                 ncol = 1 if len(labels) <= 8 else 2
-                ax.legend(handles, labels, fontsize=7, ncol=ncol, title="front", title_fontsize=8)
+                title = "front" if k <= LEGEND_TRIALS else f"front ({len(labels)} of {k} named)"
+                ax.legend(
+                    handles,
+                    labels,
+                    loc="best",
+                    fontsize=7,
+                    ncol=ncol,
+                    title=title,
+                    title_fontsize=8,
+                )
+                legend = [title, *labels]
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         _fraction_limits(ax)
         ax.set_xlabel("round (step 0: after pre-training)")
@@ -310,4 +329,4 @@ def plot_history(run: Run, out: Path) -> Plot:
         "Every trial's objectives after each round (grey, thin); the Pareto front's trials "
         "in colour. Failed and stopped trials end where they stopped."
     )
-    return Plot("history.png", "history", caption)
+    return Plot("history.png", "history", caption, legend)

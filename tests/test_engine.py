@@ -390,6 +390,9 @@ def test_uri_storage_tensorboard_and_optuna_dashboard_view(ray_session, faulty_s
     out = run_study(spec, storage=tmp_path.as_uri(), name="u1", verbose=0, echo=lambda s: None)
     run = tmp_path / "u1"
     assert out.location.startswith("file://")
+    # what it prints is the path a shell or TensorBoard takes, not the URI
+    lines = out.summary.splitlines()
+    assert f"results: {run}/" in lines and f"report: {run}/report.html" in lines
     for name in (
         "trials.parquet",
         "history.parquet",

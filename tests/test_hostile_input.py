@@ -419,6 +419,9 @@ def test_a_real_process_prints_one_line_too(tmp_path):
         # a run records its URI and prints it: credentials in it are refused, unnamed
         ("s3://AKIAX:SeCrEt@bucket/runs", "carries credentials (a user name or password "),
         ("s3://bucket/runs?region=x&secret_key=SeCrEt", "carries credentials (secret_key)"),
+        # pyarrow refuses these spellings itself, in a message that held the whole URI
+        ("s3://b/runs?AWS_SECRET_ACCESS_KEY=SeCrEt", "credentials (AWS_SECRET_ACCESS_KEY)"),
+        ("gs://b/runs?access_token=SeCrEt", "carries credentials (access_token)"),
     ],
     ids=[
         "a file in the path",
@@ -429,6 +432,8 @@ def test_a_real_process_prints_one_line_too(tmp_path):
         "pyarrow's mock filesystem",
         "credentials before the host",
         "credentials in the query",
+        "credentials in another spelling",
+        "a gcs token",
     ],
 )
 def test_a_storage_that_cannot_hold_a_run_is_one_line(

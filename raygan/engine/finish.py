@@ -219,7 +219,7 @@ def finish(
     summary = format_summary(
         tables,
         spec,
-        location=store.location,
+        location=store.uri(""),
         wall_s=wall_s,
         resumed=resumed,
         validation_s=validation_s,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import json
+import re
 import shlex
 import shutil
 import tempfile
@@ -72,8 +73,10 @@ def default_run_name(spec: StudySpec) -> str:
 GCS_CHECK_S = 10
 
 
-# pyarrow's query options that carry a secret (s3://bucket/runs?secret_key=...)
-SECRET_OPTIONS = ("access_key", "secret_key", "session_token")
+# Query options that name a secret, in any spelling: pyarrow's own (secret_key,
+# session_token) and those it refuses with the whole URI in the message (AWS_SECRET_...,
+# access_token); refused before any message could repeat the URI.
+SECRET_OPTION = re.compile(r"key|secret|token|password|credential", re.IGNORECASE)
 
 
 def check_no_credentials(storage: str) -> None:
@@ -82,14 +85,15 @@ def check_no_credentials(storage: str) -> None:
     if "://" not in storage:
         return
     parts = urlsplit(storage)
-    found = [k for k in SECRET_OPTIONS if k in parse_qs(parts.query)]
+    query = parse_qs(parts.query, keep_blank_values=True)
+    found = sorted({k for k in query if SECRET_OPTION.search(k)})
     if parts.username or parts.password:
         found.insert(0, "a user name or password before the host")
     if found:
         raise StudyError(
             f"--storage: the URI carries credentials ({', '.join(found)}), which the run "
-            "would record and print; give them in the environment (AWS_ACCESS_KEY_ID, "
-            "AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) or a role instead"
+            "would record and print; give them in the environment (for S3: "
+            "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) or a role instead"
         )
 
 

@@ -187,8 +187,11 @@ class RunStore:
         self.local_path: Path | None = Path(self.root) if local else None
 
     def uri(self, relpath: str) -> str:
-        """Where ``relpath`` inside the run directory is, as a user would open it: a path,
-        or a URI with the storage URI's query kept last."""
+        """Where ``relpath`` inside the run directory is, as a user would open it: a local
+        path (a ``file://`` run's too: TensorBoard and a shell take paths), or a URI with
+        the storage URI's query kept last."""
+        if self.local_path is not None:
+            return join_location(str(self.local_path), relpath)
         return join_location(self.location, relpath)
 
     def tune_storage(self) -> tuple[str, pafs.FileSystem | None]:

@@ -66,12 +66,12 @@ def generate_samples(
     if only is not None and only not in ONLY:
         raise SampleError(f"--only: {only!r} must be one of {', '.join(ONLY)}")
     try:
-        run = load_run(Path(run_dir))
+        run = load_run(run_dir)
     except ReportError as e:
         raise SampleError(str(e)) from None
     row = _trial_row(run, trial)
     chosen = _replicate(run, row, replicate)
-    checkpoint = _kept_checkpoint(Path(run_dir), row["trial_id"], row["kept_step"])
+    checkpoint = _kept_checkpoint(run.dir, row["trial_id"], row["kept_step"])
     experiment = _load_model(run, row, chosen, checkpoint)
     unknown = sorted(set(sampling) - set(experiment.sampling_settings))
     if unknown:

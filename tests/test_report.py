@@ -261,14 +261,28 @@ def test_single_objective_logfloat_and_categorical_params(tmp_path):
     assert re.findall(r"<tr><td>(\d+)</td>", _section(page, "Pareto front (")) == ["1"]
 
 
-@pytest.mark.parametrize("case", ["missing", "no_trials"])
+@pytest.mark.parametrize("case", ["missing", "no_trials", "s3"])
 def test_cli_errors_exit_2_with_one_line(case, tmp_path, capsys):
-    target = tmp_path / "nope" if case == "missing" else tmp_path
-    assert main([str(target)]) == 2
+    target = {"missing": str(tmp_path / "nope"), "no_trials": str(tmp_path)}.get(case)
+    target = target or "s3://bucket/runs/r1"  # what a study on S3 prints: not on this disk
+    assert main([target]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "Traceback" not in err[0]
-    expected = "no such run directory" if case == "missing" else "no trials.parquet"
+    expected = {
+        "missing": "no such run directory",
+        "no_trials": "no trials.parquet",
+        "s3": "'s3://bucket/runs/r1' is a URI; give a run directory on this machine",
+    }[case]
     assert err[0].startswith("raygan.report: error: ") and expected in err[0]
+
+
+def test_a_file_uri_names_the_run_directory(report, tmp_path, capsys):
+    """A study run with --storage file://... prints its run directory as a path; the URI,
+    with a query too, reads the same run."""
+    run_dir, _ = report
+    uri = run_dir.as_uri() + "?x=1"
+    assert main([uri, "--out", str(tmp_path / "out")]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "out" / "report.html")
 
 
 def test_module_entry_point_exit_2(tmp_path):

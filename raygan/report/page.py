@@ -134,7 +134,7 @@ def write_report(
     trials finished and the time, and reloads itself every RELOAD_S seconds. Raises
     ReportError for a run directory it cannot read, OSError where ``out`` cannot be
     written."""
-    run = load_run(Path(run_dir))
+    run = load_run(run_dir)
     out = Path(out) if out is not None else run.dir
     out.mkdir(parents=True, exist_ok=True)
     plots = [plot_pareto(run, out)]

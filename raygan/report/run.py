@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pandas as pd
 import pyarrow as pa
@@ -81,11 +82,27 @@ class Run:
         return pd.DataFrame() if means is None else pd.DataFrame(means)
 
 
-def load_run(run_dir: Path) -> Run:
-    """The run directory ``run_dir`` as a Run: its consolidated tables, or while they are
-    not written yet (a running study), the part files. Raises ReportError (one line) when
-    it is missing, holds neither trials.parquet nor parts/, lacks study.toml or run.json,
-    or is unreadable."""
+def run_path(run_dir: str | Path) -> Path:
+    """``run_dir`` as a local path: a path, or a ``file://`` URI (the form a study with
+    ``--storage file://...`` was given). Raises ReportError for any other URI: the run is
+    read from this machine's disk."""
+    if isinstance(run_dir, Path) or "://" not in run_dir:
+        return Path(run_dir)
+    parts = urlsplit(run_dir)
+    if parts.scheme == "file" and parts.netloc in ("", "localhost"):
+        return Path(unquote(parts.path))
+    raise ReportError(
+        f"{run_dir!r} is a URI; give a run directory on this machine (copy it down first, "
+        f"e.g. aws s3 sync {run_dir} raygan_runs/<run>)"
+    )
+
+
+def load_run(run_dir: str | Path) -> Run:
+    """The run directory ``run_dir`` (a path, or a ``file://`` URI) as a Run: its
+    consolidated tables, or while they are not written yet (a running study), the part
+    files. Raises ReportError (one line) when it is another URI, missing, holds neither
+    trials.parquet nor parts/, lacks study.toml or run.json, or is unreadable."""
+    run_dir = run_path(run_dir)
     if not run_dir.is_dir():
         raise ReportError(f"{run_dir}: no such run directory")
     if not (run_dir / "trials.parquet").is_file() and not has_parts(run_dir):

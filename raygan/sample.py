@@ -184,17 +184,25 @@ def _load_model(run, row: dict, chosen: tuple[int, int], checkpoint: Path):
 def catalogue(samples: list[dict]) -> list[str]:
     """Distinct text samples, most frequent first: 'count<TAB>sample<TAB>nearest<TAB>distance'.
     Distinct as the metrics count them: as drawn (raygan.data.text.drawn_text), so a face
-    and the same face with a zero-width character are one line, shown as drawn. An empty
-    sample is an empty field."""
+    and the same face with a zero-width character are one line, shown as drawn. A sample
+    that would not read as itself (empty, a space at either end, a no-break or wide
+    space) shows as a Python string literal: ``''``, ``'(^^)\\u3000'``."""
     drawn = drawn_texts(s["text"] for s in samples)
     counts = collections.Counter(drawn)
     first: dict[str, dict] = {}
     for text, s in zip(drawn, samples, strict=True):
         first.setdefault(text, s)
     return [
-        f"{count}\t{text}\t{first[text].get('nearest') or ''}\t{first[text].get('distance', 0):.3f}"
+        f"{count}\t{_shown(text)}\t{_shown(first[text].get('nearest'))}"
+        f"\t{first[text].get('distance', 0):.3f}"
         for text, count in counts.most_common()
     ]
+
+
+def _shown(text: str | None) -> str:
+    if text is None or (text and text == text.strip() and text.isprintable()):
+        return text or ""  # None: a judgement with no nearest training item
+    return repr(text)
 
 
 def write_samples(samples: list[dict], out: Path, *, catalogue_lines: bool = False) -> None:

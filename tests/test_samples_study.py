@@ -199,9 +199,14 @@ def test_catalogue_counts_samples_as_drawn():
     face = "ლ(o◡oლ)"
     samples = [
         {"text": t, "nearest": face, "distance": 0.0}
-        for t in [face + "\ufeff\ufeff", face, face + "\u200b", "(^_^)", ""]
+        for t in [face + "\ufeff\ufeff", face, face + "\u200b", "(^_^)", "", "(^_^)\u3000"]
     ]
     lines = catalogue(samples)
     # one line for the face however many zero-width characters it carries, as drawn
     assert lines[0] == f"3\t{face}\t{face}\t0.000"
-    assert sorted(lines[1:]) == [f"1\t\t{face}\t0.000", f"1\t(^_^)\t{face}\t0.000"]
+    # one that would not read as itself (empty, a wide space at its end) is a literal
+    assert sorted(lines[1:]) == [
+        f"1\t''\t{face}\t0.000",
+        f"1\t'(^_^)\\u3000'\t{face}\t0.000",
+        f"1\t(^_^)\t{face}\t0.000",
+    ]

@@ -78,6 +78,8 @@ def print_held(snapshot: tracemalloc.Snapshot) -> None:
         frame = stat.traceback[0]
         print(f"  {stat.size / 2**20:6.2f} MiB in {stat.count:6d} blocks  {frame}")
     big = sorted((t for t in ours.traces if t.size > 512 * 1024), key=lambda t: -t.size)
+    if not big:
+        print("  no single block over 512 KiB")
     for trace in big:
         print(f"  one block of {trace.size / 2**20:.2f} MiB, allocated at:")
         for line in trace.traceback.format(limit=8, most_recent_first=True):
@@ -96,6 +98,8 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the run directory (printed)")
     ap.add_argument("--trace", action="store_true", help="trace allocations from trial 100")
     args = ap.parse_args()
+    if args.trace and args.trials <= 100:
+        ap.error(f"--trace starts at trial 100: --trials {args.trials} must be over 100")
 
     register_experiment("sleep", "sleep_experiment:SleepExperiment")
     os.environ["RAYGAN_EXPERIMENTS"] = "sleep=sleep_experiment:SleepExperiment"
@@ -156,6 +160,8 @@ def main() -> None:
         f"\n{n} trials of {args.rounds} x {args.round_s} s, {args.concurrent} slots; "
         f"Ray started in {ray_start:.1f} s; study {wall:.0f} s; load {os.getloadavg()[0]:.2f}"
     )
+    if held:
+        print("traced from trial 100: the timings below include the tracer's cost")
     print(
         f"efficiency: {n} x {least:g} s / ({args.concurrent} x {wall:.0f} s) = "
         f"{n * least / (args.concurrent * wall):.3f}; with the trials' own wall_time_s "

@@ -221,7 +221,10 @@ def write_samples(samples: list[dict], out: Path, *, catalogue_lines: bool = Fal
 
 def _lines(samples: list[dict], catalogue_lines: bool) -> list[str]:
     if samples and samples[0]["kind"] != "text":
-        raise SampleError("--out: image samples go to a .png or .parquet file")
+        raise SampleError(
+            "image samples do not print as lines: give --out with .png or .parquet"
+            + (" (--catalogue is for text)" if catalogue_lines else "")
+        )
     return catalogue(samples) if catalogue_lines else [s["text"] for s in samples]
 
 

@@ -199,9 +199,13 @@ def main(argv: list[str] | None = None) -> int:
         # moved away, on another machine) has no say. The engine reads it.
         from raygan.engine import StudyError, resumed_spec, saved_run
         from raygan.engine.runs import FINISHED, newest_unfinished_run
+        from raygan.results.store import join_location
 
         study = Path(args.study).stem if args.study.endswith(".toml") else args.study
-        name = name or newest_unfinished_run(args.storage, study)
+        try:
+            name = name or newest_unfinished_run(args.storage, study)
+        except StudyError as e:
+            return bad(str(e))
         if name is None:
             return bad(
                 f"--resume: no unfinished run of {study!r} under {args.storage}; give --name"
@@ -226,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         if FINISHED in facts:
             print(
                 f"raygan.study: run {name} finished at {facts[FINISHED]}; nothing to resume "
-                f"(its tables and report are in {args.storage.rstrip('/')}/{name}; start a new "
+                f"(its tables and report are in {join_location(args.storage, name)}; start a new "
                 "run, another --name, to run more trials)"
             )
             return EXIT_OK

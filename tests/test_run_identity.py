@@ -323,3 +323,26 @@ def test_a_bad_registry_entry_in_the_environment_is_one_line(cli_env, tmp_path):
     )
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "RAYGAN_EXPERIMENTS: experiment 'mine': no module 'no.such.module'" in done.stderr
+
+
+@pytest.mark.parametrize("as_uri", [False, True], ids=["a directory", "a file:// URI, a query"])
+def test_resume_without_a_name_finds_the_newest_unfinished_run(tmp_path, as_uri):
+    """Under a URI too (it looked only at local folders, and a run on S3 or file:// never
+    resumed without --name): the newest run of the study by run.json's start, unfinished."""
+    from raygan.engine.runs import FINISHED, newest_unfinished_run
+
+    runs = {
+        "old": {"created": "2026-01-01T00:00:00+00:00"},
+        "new": {"created": "2026-01-03T00:00:00+00:00"},
+        "done": {"created": "2026-01-04T00:00:00+00:00", FINISHED: "2026-01-04T01:00:00"},
+        "other": {"created": "2026-01-05T00:00:00+00:00", "study": "another"},
+    }
+    for name, facts in runs.items():
+        (tmp_path / name).mkdir()
+        meta = {"study": "s", "profile": "smoke", "run": name, **facts}
+        (tmp_path / name / "run.json").write_text(json.dumps(meta), encoding="utf-8")
+    (tmp_path / "loose.json").write_text("{}", encoding="utf-8")
+    storage = tmp_path.as_uri() + "?x=1" if as_uri else str(tmp_path)
+    assert newest_unfinished_run(storage, "s") == "new"
+    assert newest_unfinished_run(storage, "nothing") is None
+    assert newest_unfinished_run(str(tmp_path / "absent"), "s") is None

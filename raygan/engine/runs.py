@@ -172,17 +172,26 @@ def mark_finished(store: RunStore) -> None:
 
 
 def newest_unfinished_run(storage: str, study: str) -> str | None:
-    """The name of the newest run of ``study`` in the local directory ``storage`` (by
-    run.json's start time) that has not finished; None if there is none."""
-    root = Path(storage)
+    """The name of the newest run of ``study`` under ``storage`` (a directory or a URI; by
+    run.json's start time) that has not finished; None if there is none. Raises
+    StudyError for a storage that cannot hold runs, as ``open_store`` does."""
+    store = open_store(storage, "any")  # its parent is the storage directory
+    fs, base = store.fs, store.root.rpartition("/")[0]
+    try:
+        folders = fs.get_file_info(pafs.FileSelector(base, allow_not_found=True))
+    except OSError:  # a file where the storage directory should be
+        return None
     started: list[tuple[str, str]] = []
-    for meta in root.glob("*/run.json") if root.is_dir() else []:
+    for folder in folders:
+        if folder.type != pafs.FileType.Directory:
+            continue
         try:
-            facts = json.loads(meta.read_text(encoding="utf-8"))
+            with fs.open_input_stream(f"{folder.path}/run.json") as meta:
+                facts = json.loads(meta.read().decode("utf-8"))
         except (OSError, ValueError):
             continue  # not a run, or one still being written
         if isinstance(facts, dict) and facts.get("study") == study and FINISHED not in facts:
-            started.append((str(facts.get("created", "")), meta.parent.name))
+            started.append((str(facts.get("created", "")), folder.base_name))
     return max(started)[1] if started else None
 
 

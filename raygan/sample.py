@@ -338,7 +338,10 @@ def main(argv: list[str] | None = None) -> int:
         elif lines := _lines(samples, args.catalogue):  # none kept: no line, not an empty one
             print("\n".join(lines))
     except (SampleError, ValueError, OSError) as e:  # SpecError is a ValueError
-        print(f"raygan.sample: error: {e}", file=sys.stderr)
+        message = str(e)
+        if args.temperature is not None:  # the experiment names the setting, not the flag
+            message = message.replace("sampling.temperature:", "--temperature:", 1)
+        print(f"raygan.sample: error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
     footer = _summary(drawn, args.trial)
     if args.only:

@@ -122,6 +122,7 @@ def test_sample_command_agrees_with_its_judgements(run_dir, tmp_path):
         (["--trial", "0", "--replicate", "5"], "--replicate: 5 is not one of 0, 1"),
         (["--trial", "0", "-n", "0"], "-n: 0 must be >= 1"),
         (["--trial", "0", "--set", "temperature=[1"], "cannot parse '[1'"),
+        (["--trial", "0", "--temperature", "0"], "error: --temperature: 0"),
         (
             ["--trial", "0", "--out", "no/such/dir/x.txt"],
             "--out: 'no/such/dir/x.txt' has no directory 'no/such/dir'",

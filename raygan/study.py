@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         # moved away, on another machine) has no say. The engine reads it.
         from raygan.engine import StudyError, resumed_spec, saved_run
         from raygan.engine.runs import FINISHED, newest_unfinished_run
-        from raygan.results.store import join_location
+        from raygan.results.location import join_location
 
         study = Path(args.study).stem if args.study.endswith(".toml") else args.study
         try:

@@ -21,7 +21,7 @@ from raygan.results import (
     pareto_mask,
     trial_schema,
 )
-from raygan.results.store import join_location
+from raygan.results.location import join_location, split_location
 from raygan.spec import Objective, Param, load_spec
 
 METRICS = SeqGANExperiment.metrics
@@ -367,6 +367,9 @@ def test_consolidate_unknown_objective(spec, store):
 )
 def test_join_location_keeps_a_uris_query_last(location, relpath, joined):
     assert join_location(location, relpath) == joined
+    if relpath:  # RunStore.at: a run's location back to its storage and name
+        assert split_location(joined)[1] == relpath
+        assert join_location(*split_location(joined)) == joined
 
 
 def test_a_run_under_a_uri_with_a_query(tmp_path):

@@ -43,7 +43,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -51,6 +50,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from raygan.names import NAME_RE
+from raygan.results.location import join_location, split_location
 from raygan.results.s3 import pickled_as_uri
 from raygan.results.schema import (
     REQUIRED,
@@ -149,16 +149,6 @@ def _prepare_rows(rows: list[dict], schema: pa.Schema, trial_id: str) -> list[di
     return out
 
 
-def join_location(location: str, relpath: str) -> str:
-    """``relpath`` inside the folder ``location`` (a path or a URI): in a URI, appended to
-    its path, before any ``?query`` (``gs://b/runs?scheme=http`` and ``x`` give
-    ``gs://b/runs/x?scheme=http``); an empty ``relpath`` gives the folder with a slash."""
-    if "://" not in location:
-        return f"{location.rstrip('/')}/{relpath}"
-    parts = urlsplit(location)
-    return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}/{relpath}"))
-
-
 class RunStore:
     """A run directory <storage>/<name>/ on any pyarrow filesystem (local path or URI).
 
@@ -206,12 +196,7 @@ class RunStore:
     @classmethod
     def at(cls, location: str) -> RunStore:
         """The store of the run directory at ``location`` (a RunStore's ``location``)."""
-        if "://" not in location:
-            storage, _, name = location.rstrip("/").rpartition("/")
-            return cls(storage, name)
-        parts = urlsplit(location)
-        path, _, name = parts.path.rstrip("/").rpartition("/")
-        return cls(urlunsplit(parts._replace(path=path)), name)
+        return cls(*split_location(location))
 
     def __repr__(self) -> str:
         return f"RunStore({self.location!r})"

@@ -9,9 +9,10 @@ import pyarrow as pa
 from tabulate import tabulate
 
 from raygan.results.front import FrontTable, front_rows, known
+from raygan.results.location import join_location
 from raygan.results.pareto import validated_means
 from raygan.results.schema import SAMPLES_FILE, SWEEP_FILE, TRIAL_STATUSES
-from raygan.results.store import RESULT_FILES, VALIDATION_FILE, StudyTables, join_location
+from raygan.results.store import RESULT_FILES, VALIDATION_FILE, StudyTables
 
 if TYPE_CHECKING:  # only for annotations: results must stay importable without experiments
     from raygan.spec import StudySpec

@@ -200,8 +200,12 @@ def catalogue(samples: list[dict]) -> list[str]:
 
 
 def _shown(text: str | None) -> str:
-    if text is None or (text and text == text.strip() and text.isprintable()):
-        return text or ""  # None: a judgement with no nearest training item
+    if text is None:  # a judgement with no nearest training item
+        return ""
+    # one that starts or ends with a quote would read as a literal: it is quoted too
+    reads_as_itself = text.strip() == text != "" and text.isprintable()
+    if reads_as_itself and text[0] not in "'\"" and text[-1] not in "'\"":
+        return text
     return repr(text)
 
 
@@ -339,8 +343,13 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(lines))
     except (SampleError, ValueError, OSError) as e:  # SpecError is a ValueError
         message = str(e)
-        if args.temperature is not None:  # the experiment names the setting, not the flag
-            message = message.replace("sampling.temperature:", "--temperature:", 1)
+        for name in sampling:  # the experiment names the setting, not the flag that gave it
+            flag = (
+                "--temperature"
+                if name == "temperature" and args.temperature is not None
+                else f"--set {name}"
+            )
+            message = message.replace(f"sampling.{name}:", f"{flag}:", 1)
         print(f"raygan.sample: error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
     footer = _summary(drawn, args.trial)

@@ -418,10 +418,14 @@ def test_a_real_process_prints_one_line_too(tmp_path):
         ("mock:///runs", "--storage: 'mock:///runs': pyarrow's in-memory filesystem"),
         # a run records its URI and prints it: credentials in it are refused, unnamed
         ("s3://AKIAX:SeCrEt@bucket/runs", "carries credentials (a user name or password "),
-        ("s3://bucket/runs?region=x&secret_key=SeCrEt", "carries credentials (secret_key)"),
+        ("s3://bucket/runs?region=x&secret_key=SeCrEt", "carries credentials (a query option"),
         # pyarrow refuses these spellings itself, in a message that held the whole URI
-        ("s3://b/runs?AWS_SECRET_ACCESS_KEY=SeCrEt", "credentials (AWS_SECRET_ACCESS_KEY)"),
-        ("gs://b/runs?access_token=SeCrEt", "carries credentials (access_token)"),
+        ("s3://b/runs?AWS_SECRET_ACCESS_KEY=SeCrEt", "carries credentials (a query option"),
+        ("gs://b/runs?access_token=SeCrEt", "carries credentials (a query option"),
+        # an encoded '=', a second '?', a ';' parameter: the name was shown with its value
+        ("s3://b/runs?aws_secret_access_key%3DSeCrEt", "carries credentials (a query option"),
+        ("s3://b/runs?region=x?token=SeCrEt", "carries credentials (a query option"),
+        ("s3://b/runs;token=SeCrEt", "carries credentials (a query option"),
     ],
     ids=[
         "a file in the path",
@@ -434,6 +438,9 @@ def test_a_real_process_prints_one_line_too(tmp_path):
         "credentials in the query",
         "credentials in another spelling",
         "a gcs token",
+        "an encoded equals sign",
+        "a second question mark",
+        "a parameter",
     ],
 )
 def test_a_storage_that_cannot_hold_a_run_is_one_line(

@@ -264,7 +264,8 @@ def test_single_objective_logfloat_and_categorical_params(tmp_path):
 @pytest.mark.parametrize("case", ["missing", "no_trials", "s3"])
 def test_cli_errors_exit_2_with_one_line(case, tmp_path, capsys):
     target = {"missing": str(tmp_path / "nope"), "no_trials": str(tmp_path)}.get(case)
-    target = target or "s3://bucket/runs/r1"  # what a study on S3 prints: not on this disk
+    # what a study on S3 prints is not on this disk; credentials in it are not repeated
+    target = target or "s3://u:SeCrEt@bucket/runs/r1?secret_key=SeCrEt"
     assert main([target]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "Traceback" not in err[0]
@@ -274,6 +275,7 @@ def test_cli_errors_exit_2_with_one_line(case, tmp_path, capsys):
         "s3": "'s3://bucket/runs/r1' is a URI; give a run directory on this machine",
     }[case]
     assert err[0].startswith("raygan.report: error: ") and expected in err[0]
+    assert "SeCrEt" not in err[0]
 
 
 def test_a_file_uri_names_the_run_directory(report, tmp_path, capsys):

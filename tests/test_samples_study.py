@@ -123,6 +123,7 @@ def test_sample_command_agrees_with_its_judgements(run_dir, tmp_path):
         (["--trial", "0", "-n", "0"], "-n: 0 must be >= 1"),
         (["--trial", "0", "--set", "temperature=[1"], "cannot parse '[1'"),
         (["--trial", "0", "--temperature", "0"], "error: --temperature: 0"),
+        (["--trial", "0", "--set", "temperature=0"], "error: --set temperature: 0"),
         (
             ["--trial", "0", "--out", "no/such/dir/x.txt"],
             "--out: 'no/such/dir/x.txt' has no directory 'no/such/dir'",
@@ -200,13 +201,14 @@ def test_catalogue_counts_samples_as_drawn():
     face = "ლ(o◡oლ)"
     samples = [
         {"text": t, "nearest": face, "distance": 0.0}
-        for t in [face + "\ufeff\ufeff", face, face + "\u200b", "(^_^)", "", "(^_^)\u3000"]
+        for t in [face + "\ufeff\ufeff", face, face + "\u200b", "(^_^)", "", "(^_^)\u3000", "''"]
     ]
     lines = catalogue(samples)
     # one line for the face however many zero-width characters it carries, as drawn
     assert lines[0] == f"3\t{face}\t{face}\t0.000"
     # one that would not read as itself (empty, a wide space at its end) is a literal
     assert sorted(lines[1:]) == [
+        f"1\t\"''\"\t{face}\t0.000",  # a sample that reads as a literal is one too
         f"1\t''\t{face}\t0.000",
         f"1\t'(^_^)\\u3000'\t{face}\t0.000",
         f"1\t(^_^)\t{face}\t0.000",

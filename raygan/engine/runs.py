@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import unquote
 
 import pyarrow.fs as pafs
 from ray import tune
@@ -73,25 +73,28 @@ def default_run_name(spec: StudySpec) -> str:
 GCS_CHECK_S = 10
 
 
-# Query options that name a secret, in any spelling: pyarrow's own (secret_key,
-# session_token) and those it refuses with the whole URI in the message (AWS_SECRET_...,
-# access_token); refused before any message could repeat the URI.
-SECRET_OPTION = re.compile(r"key|secret|token|password|credential", re.IGNORECASE)
+# What names a secret anywhere after a URI's path (its ?query, ;params or #fragment), in
+# any spelling or encoding: pyarrow's own options (secret_key, session_token) and those it
+# refuses with the whole URI in its message (AWS_SECRET_..., access_token). No pyarrow
+# option without a secret holds these words but GCS's credential_token_expiration.
+SECRET_WORDS = re.compile(r"key|secret|token|password|credential", re.IGNORECASE)
 
 
 def check_no_credentials(storage: str) -> None:
-    """Raises StudyError, naming no secret, for a storage URI that carries credentials: a
-    run records its URI, and prints it."""
+    """Raises StudyError, repeating nothing of the URI, for a storage URI that carries
+    credentials: a run records its URI, and prints it."""
     if "://" not in storage:
         return
-    parts = urlsplit(storage)
-    query = parse_qs(parts.query, keep_blank_values=True)
-    found = sorted({k for k in query if SECRET_OPTION.search(k)})
-    if parts.username or parts.password:
-        found.insert(0, "a user name or password before the host")
+    netloc = storage.split("://", 1)[1].split("/", 1)[0]
+    tail = re.split(r"[?;#]", storage.split("://", 1)[1], maxsplit=1)[1:]
+    found = []
+    if "@" in netloc:
+        found.append("a user name or password before the host")
+    if tail and SECRET_WORDS.search(unquote(tail[0])):
+        found.append("a query option named like a key, secret, token, password or credential")
     if found:
         raise StudyError(
-            f"--storage: the URI carries credentials ({', '.join(found)}), which the run "
+            f"--storage: the URI carries credentials ({'; '.join(found)}), which the run "
             "would record and print; give them in the environment (for S3: "
             "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) or a role instead"
         )

@@ -91,9 +91,11 @@ def run_path(run_dir: str | Path) -> Path:
     parts = urlsplit(run_dir)
     if parts.scheme == "file" and parts.netloc in ("", "localhost"):
         return Path(unquote(parts.path))
+    # without user, password, query or fragment: they may hold credentials
+    shown = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
     raise ReportError(
-        f"{run_dir!r} is a URI; give a run directory on this machine (copy it down first, "
-        f"e.g. aws s3 sync {run_dir} raygan_runs/<run>)"
+        f"{shown!r} is a URI; give a run directory on this machine: copy the run down "
+        "first (with aws s3 sync, gcloud storage rsync or your storage's own tool)"
     )
 
 

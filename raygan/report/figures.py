@@ -28,9 +28,9 @@ DPI = 110
 FRONT_COLOR, OTHER_COLOR, PAPER_COLOR = "#d62728", "#1f77b4", "black"
 VALIDATED_COLOR = "#2ca02c"
 # Past these, a front of hundreds of trials (three objectives, a long study) buries the
-# figure under its labels: the history legend names this many, the Pareto plot labels
-# about this many points, spread along the front.
-LEGEND_TRIALS, FRONT_LABELS = 12, 24
+# figure under its labels: the history legend names this many (one colour each of the
+# ten), the Pareto plot labels about this many points, spread along the front.
+LEGEND_TRIALS, FRONT_LABELS = 10, 24
 PNG_METADATA = {"Software": None}  # no matplotlib version: the bytes depend on the data only
 
 
@@ -90,7 +90,16 @@ def _annotate_front(ax, indices, xs, ys) -> None:
     for k, ((a, b), names) in enumerate(points):
         text = ",".join(names[:6]) + (f" +{len(names) - 6}" if len(names) > 6 else "")
         offset = (5, 5) if k % 2 == 0 else (5, -12)
-        ax.annotate(text, (a, b), textcoords="offset points", xytext=offset, fontsize=8)
+        # over the markers, on a pale ground: a dense front's points would hide them
+        ax.annotate(
+            text,
+            (a, b),
+            textcoords="offset points",
+            xytext=offset,
+            fontsize=8,
+            zorder=5,
+            bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.7},
+        )
 
 
 def plot_pareto(run: Run, out: Path) -> Plot:
@@ -280,11 +289,23 @@ def plot_param(run: Run, param: Param, out: Path) -> Plot:
     return Plot(name, f"objectives vs {param.name}", caption, legend)
 
 
+def _spread(front: pd.DataFrame, metric: str, most: int) -> set:
+    """The trial indices of ``front``: all, or ``most`` of them evenly spread over
+    ``metric`` (its lowest and its highest among them)."""
+    if len(front) <= most:
+        return set(front.trial_index)
+    ordered = front.sort_values([metric, "trial_index"]).trial_index.to_numpy()
+    return {ordered[i] for i in np.linspace(0, len(ordered) - 1, most).round().astype(int)}
+
+
 def plot_history(run: Run, out: Path) -> Plot:
-    """out/history.png: each objective after every round, per trial; the legend names the
-    first LEGEND_TRIALS of the front's trials (by index), its title says how many more."""
+    """out/history.png: each objective after every round, per trial. A front of more than
+    LEGEND_TRIALS trials: that many, spread over the front by the first objective, are
+    named in colour; the others are thin red lines; the legend's title says
+    how many are named."""
     objectives, history = run.spec.objectives, run.history
     front = set(run.front.trial_index)
+    named = _spread(run.front, objectives[0].metric, LEGEND_TRIALS)
     fig = Figure(figsize=(4.6 * len(objectives), 3.9), layout="constrained")
     axes = fig.subplots(1, len(objectives), squeeze=False)[0]
     legend: list[str] = []
@@ -299,15 +320,17 @@ def plot_history(run: Run, out: Path) -> Plot:
                 rows = rows.sort_values("step")
                 if index not in front:
                     ax.plot(rows.step, rows[obj.metric], color="0.6", lw=0.7, alpha=0.7)
-                    continue
-                style = dict(color=f"C{k % 10}", lw=1.8, marker="o", ms=3)
-                label = f"trial {index}" if k < LEGEND_TRIALS else None
-                ax.plot(rows.step, rows[obj.metric], label=label, **style)
-                k += 1
+                elif index not in named:
+                    ax.plot(rows.step, rows[obj.metric], color=FRONT_COLOR, lw=0.6, alpha=0.35)
+                else:
+                    style = dict(color=f"C{k % 10}", lw=1.8, marker="o", ms=3, zorder=3)
+                    ax.plot(rows.step, rows[obj.metric], label=f"trial {index}", **style)
+                    k += 1
             handles, labels = ax.get_legend_handles_labels()
             if labels:
                 ncol = 1 if len(labels) <= 8 else 2
-                title = "front" if k <= LEGEND_TRIALS else f"front ({len(labels)} of {k} named)"
+                many = len(front) > len(named)
+                title = f"front ({len(labels)} of {len(front)} named)" if many else "front"
                 ax.legend(
                     handles,
                     labels,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+import ray
 
 from raygan.engine import compat
 from raygan.engine.errors import StudyInterrupted
@@ -20,6 +21,7 @@ from raygan.engine.validation import (
     validation_cases,
     validation_tuner,
 )
+from raygan.experiments import experiment_path, get_experiment, register_experiment
 from raygan.results import (
     BASELINES_FILE,
     FRONT_STATUSES,
@@ -67,17 +69,33 @@ class Columns:
     matrices: list[str]
 
 
+def _baselines(spec: StudySpec, target: str, cpus: float) -> list[dict]:
+    """The rows of ``baselines`` of the Experiment at ``target``, on a Ray worker."""
+    register_experiment(spec.experiment, target)  # on the driver, maybe not here
+    set_threads(cpus)
+    return get_experiment(spec.experiment).baselines(
+        spec.trial_config({}), dict(spec.data), seed=spec.seed
+    )
+
+
 def run_baselines(
-    cls, spec: StudySpec, store: RunStore, *, run: str, cpus: float, echo
+    declaration, spec: StudySpec, store: RunStore, *, run: str, cpus: float, echo
 ) -> pa.Table | None:
-    """The experiment's generator-free reference scores, once per study (kept on resume)."""
-    schema = baseline_schema(list(cls.metrics), list(cls.matrix_metrics))
+    """The experiment's generator-free reference scores, once per study (kept on resume).
+
+    They are computed in a Ray task of ``cpus`` CPUs, as a trial would be: the driver
+    imports no torch (some 300 MiB and tens of thousands of Python objects it would hold
+    for the whole study), and a cluster's head node trains nothing."""
+    schema = baseline_schema(list(declaration.metrics), list(declaration.matrix_metrics))
     saved = store.read_table(BASELINES_FILE, schema)
     if saved is not None:
         return saved
-    set_threads(cpus)
     start = time.perf_counter()
-    rows = cls.baselines(spec.trial_config({}), dict(spec.data), seed=spec.seed)
+    task = ray.remote(_baselines).options(num_cpus=cpus, num_gpus=0, max_retries=0)
+    try:
+        rows = ray.get(task.remote(spec, experiment_path(spec.experiment), cpus))
+    except ray.exceptions.RayTaskError as e:  # the experiment's own error, as if run here
+        raise e.cause from e
     if not rows:
         return None
     rows = [{"study": spec.name, "run": run, **row} for row in rows]

@@ -47,7 +47,7 @@ from raygan.engine.scheduler import MultiObjectiveASHA, ReleasingFIFOScheduler
 from raygan.engine.search import RayganGenerator, make_searcher
 from raygan.engine.trainable import raygan_trial
 from raygan.engine.tune_output import drop_tune_messages, tune_loggers
-from raygan.experiments import experiment_path, get_declaration, get_experiment
+from raygan.experiments import experiment_path, get_declaration
 from raygan.results import RunStore
 from raygan.spec import SpecError, StudySpec, dump_toml
 
@@ -180,7 +180,7 @@ def _run_claimed(
     with _ray_session(address, echo=echo), _sigterm_as_interrupt():
         compat.check_versions(echo)
         cpus, gpus = resources(spec, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial)
-        cls = get_experiment(spec.experiment)
+        cls = get_declaration(spec.experiment)  # the driver imports no torch
         columns = Columns(list(cls.metrics), list(cls.matrix_metrics))
         store.makedirs()
         if not resume:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 from collections.abc import Iterator
 
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback, LoggerCallback
@@ -70,6 +71,7 @@ class TensorBoardLogger(LoggerCallback):
     """Tune's TensorBoard logger, by composition: the same event files per trial."""
 
     def __init__(self) -> None:
+        _import_tensorboardx_without_torch()
         self._tbx = TBXLoggerCallback()
 
     def log_trial_start(self, trial) -> None:
@@ -82,6 +84,19 @@ class TensorBoardLogger(LoggerCallback):
         file_writers = compat.event_file_writers(self._tbx, trial)  # closing forgets them
         self._tbx.log_trial_end(trial, failed)
         compat.release_closed_file_writers(file_writers)
+
+
+def _import_tensorboardx_without_torch() -> None:
+    """tensorboardX imports torch where it is installed, only so that it can take torch
+    tensors, and Tune's logger gives it floats: without this, the driver would import
+    torch (some 300 MiB, and tens of thousands of strings it holds for the whole study)."""
+    if "tensorboardX" in sys.modules or "torch" in sys.modules:
+        return
+    sys.modules["torch"] = None  # type: ignore[assignment]  # 'import torch' fails
+    try:
+        import tensorboardX  # noqa: F401
+    finally:
+        del sys.modules["torch"]
 
 
 def tune_loggers() -> list[LoggerCallback]:

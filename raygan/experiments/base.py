@@ -133,7 +133,8 @@ class Experiment(Declaration):
     @classmethod
     def baselines(cls, config: dict, data: dict, *, seed: int) -> list[dict]:
         """Reference scores that need no generator (e.g. a classifier on the raw data),
-        computed once per study on the driver: [{"baseline": name, metric: value, ...}]."""
+        computed once per study, in a Ray task of one trial's CPUs:
+        [{"baseline": name, metric: value, ...}]."""
         return []
 
     def setup(self, config: dict, data: dict, *, seed: int, device: str = "cpu") -> None:

@@ -87,6 +87,20 @@ class FaultyExperiment(Experiment):
         self.steps_done = json.loads(Path(path, "faulty.json").read_text())["steps_done"]
 
 
+class BaselineExperiment(FaultyExperiment):
+    """FaultyExperiment with one baseline that says where it was computed: score is the
+    process id, cost the torch threads it had. With fail_at = 0, it raises a ValueError."""
+
+    @classmethod
+    def baselines(cls, config, data, *, seed):
+        import torch
+
+        if config["fail_at"] == 0:
+            raise ValueError("fixed.fail_at: 0 fails the baseline")
+
+        return [{"baseline": "where", "score": float(os.getpid()), "cost": torch.get_num_threads()}]
+
+
 def study_text(search: str, *, sampler: str = "random", fixed: str = "") -> str:
     """A study file for this experiment: the given [search.*] tables (and [fixed] lines),
     score up and cost down, 6 trials 2 at a time, no retries."""

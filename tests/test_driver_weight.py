@@ -1,0 +1,70 @@
+"""The driver imports no torch: the baselines run in a Ray task, and Tune's TensorBoard
+logger is made without tensorboardX importing torch. A driver with torch holds some
+300 MiB more for the whole study, and its tens of thousands of names fill CPython's table
+of interned strings until it doubles (a 7 MiB step in the driver's memory)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pyarrow as pa
+import pytest
+
+from raygan import load_spec, register_experiment
+from raygan.engine.finish import run_baselines
+from raygan.experiments import get_declaration
+from raygan.results import RunStore
+
+
+def baseline_spec(faulty_study, path, fixed: str = ""):
+    register_experiment("faulty_baselines", "faulty_experiment:BaselineExperiment")
+    text = faulty_study.read_text(encoding="utf-8")
+    text = text.replace('experiment = "faulty"', 'experiment = "faulty_baselines"')
+    path.write_text(text.replace("[fixed]\n", f"[fixed]\n{fixed}\n"), encoding="utf-8")
+    return load_spec(path)
+
+
+def test_baselines_run_in_a_ray_task_with_the_trial_cpus(ray_session, faulty_study, tmp_path):
+    spec = baseline_spec(faulty_study, tmp_path / "baselines.toml")
+    store = RunStore.at(str(tmp_path / "run"))
+    store.makedirs()
+    said: list[str] = []
+    declaration = get_declaration(spec.experiment)
+    table = run_baselines(declaration, spec, store, run="r", cpus=1, echo=said.append)
+    (row,) = table.to_pylist()
+    assert row["baseline"] == "where"
+    assert row["score"] != os.getpid()  # computed on a worker
+    assert row["cost"] == 1  # with the trial's threads, not the machine's
+    assert said and said[0].startswith("[raygan] baselines (where) in ")
+    # kept: a second call (a resume) reads them back and runs nothing
+    again = run_baselines(declaration, spec, store, run="r", cpus=1, echo=said.append)
+    assert isinstance(again, pa.Table) and again.to_pylist() == [row]
+    assert len(said) == 1
+
+
+def test_tune_loggers_import_no_torch_and_leave_it_importable():
+    code = (
+        "import sys\n"
+        "from raygan.engine.tune_output import tune_loggers\n"
+        "tune_loggers()\n"
+        "import tensorboardX\n"
+        "print('torch' in sys.modules)\n"
+        "import torch\n"  # the driver's own code may still import it
+        "print(torch.tensor([1.0]).sum().item())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    ).stdout.split()
+    assert out == ["False", "1.0"]
+
+
+def test_a_baseline_error_reaches_the_driver_as_itself(ray_session, faulty_study, tmp_path):
+    spec = baseline_spec(faulty_study, tmp_path / "failing.toml", fixed="fail_at = 0")
+    store = RunStore.at(str(tmp_path / "run"))
+    store.makedirs()
+    with pytest.raises(ValueError) as caught:
+        run_baselines(get_declaration(spec.experiment), spec, store, run="r", cpus=1, echo=None)
+    assert str(caught.value) == "fixed.fail_at: 0 fails the baseline"  # one line, as raised
+    assert not store.has("baselines.parquet")

@@ -68,3 +68,25 @@ def test_a_baseline_error_reaches_the_driver_as_itself(ray_session, faulty_study
         run_baselines(get_declaration(spec.experiment), spec, store, run="r", cpus=1, echo=None)
     assert str(caught.value) == "fixed.fail_at: 0 fails the baseline"  # one line, as raised
     assert not store.has("baselines.parquet")
+
+
+def test_a_family_says_whether_it_has_baselines(ray_session, faulty_study, tmp_path):
+    from raygan.experiments import get_experiment
+    from raygan.experiments.base import Experiment
+    from raygan.experiments.registry import BUILT_IN
+
+    for name in BUILT_IN:  # the torch-free declaration agrees with the implementation
+        defines = get_experiment(name).baselines.__func__ is not Experiment.baselines.__func__
+        assert get_declaration(name).has_baselines is defines, name
+    # an Experiment that defines baselines says so by itself; one that does not, not
+    spec = baseline_spec(faulty_study, tmp_path / "baselines.toml")
+    assert get_declaration(spec.experiment).has_baselines
+    plain = load_spec(faulty_study)
+    assert not get_declaration(plain.experiment).has_baselines
+    store = RunStore.at(str(tmp_path / "run"))
+    said: list[str] = []
+    assert (
+        run_baselines(get_declaration("faulty"), plain, store, run="r", cpus=1, echo=said.append)
+        is None
+    )
+    assert said == []

@@ -86,6 +86,8 @@ def run_baselines(
     They are computed in a Ray task of ``cpus`` CPUs, as a trial would be: the driver
     imports no torch (some 300 MiB and tens of thousands of Python objects it would hold
     for the whole study), and a cluster's head node trains nothing."""
+    if not declaration.has_baselines:  # not a worker started for nothing
+        return None
     schema = baseline_schema(list(declaration.metrics), list(declaration.matrix_metrics))
     saved = store.read_table(BASELINES_FILE, schema)
     if saved is not None:

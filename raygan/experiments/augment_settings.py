@@ -72,6 +72,7 @@ class AugmentDeclaration(Declaration):
     )
     matrix_metrics = ("confusion",)
     gain_baseline = "raw"  # the classifier on the cut data: what augmentation must beat
+    has_baselines = True  # raw, classic augmentation, SMOTE, the full data
     sample_kind = "image"
     # how many generated samples the classifier gets: the GAN never sees it
     sampling_settings = ("amount",)

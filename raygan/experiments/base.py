@@ -83,6 +83,10 @@ class Declaration:
     # Config settings that change only how a trained model is sampled or used, never its
     # training: ``generate`` and ``evaluate_with`` take other values of these.
     sampling_settings: ClassVar[tuple[str, ...]] = ()
+    # Whether the family computes generator-free baselines (``Experiment.baselines``); the
+    # engine starts no Ray task for one without. An Experiment subclass that defines
+    # ``baselines`` gets True by itself.
+    has_baselines: ClassVar[bool] = False
 
     @classmethod
     def check_sampling(cls, sampling: dict[str, Any]) -> None:
@@ -129,6 +133,11 @@ class Experiment(Declaration):
 
     num_steps: int  # how many times the engine calls step(); known after setup()
     steps_done: int  # steps already taken (restored by load())
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "baselines" in cls.__dict__:
+            cls.has_baselines = True
 
     @classmethod
     def baselines(cls, config: dict, data: dict, *, seed: int) -> list[dict]:

@@ -85,6 +85,7 @@ class VAEDeclaration(Declaration):
     sample_kind = "image"
     # generated samples per labelled one given to the classifiers: the VAE never sees it
     sampling_settings = ("amount",)
+    has_baselines = True  # the labelled set alone, SMOTE, every training image labelled
 
     @classmethod
     def check(cls, config: dict, data: dict) -> None:

@@ -1,6 +1,6 @@
 """The driver imports no torch: the baselines run in a Ray task, and Tune's TensorBoard
 logger is made without tensorboardX importing torch. A driver with torch holds some
-300 MiB more for the whole study, and its tens of thousands of names fill CPython's table
+170 MiB more for the whole study, and its tens of thousands of names fill CPython's table
 of interned strings until it doubles (a 7 MiB step in the driver's memory)."""
 
 from __future__ import annotations
@@ -90,3 +90,63 @@ def test_a_family_says_whether_it_has_baselines(ray_session, faulty_study, tmp_p
         is None
     )
     assert said == []
+
+
+def test_a_mixin_s_baselines_count():
+    from raygan.experiments.base import Experiment
+
+    class Mixin:
+        @classmethod
+        def baselines(cls, config, data, *, seed):
+            return []
+
+    class WithMixin(Mixin, Experiment):
+        pass
+
+    class Below(WithMixin):
+        pass
+
+    assert WithMixin.has_baselines and Below.has_baselines
+    assert not type("Plain", (Experiment,), {}).has_baselines
+
+
+def test_the_baselines_defaults_are_checked_before_ray(faulty_study, tmp_path):
+    from faulty_experiment import study_text
+
+    from raygan.engine import check_study
+
+    register_experiment("faulty_baselines", "faulty_experiment:BaselineExperiment")
+    search = '[search.x]\ntype = "float"\nlow = 0.0\nhigh = 0.3\n'
+    text = study_text(search).replace('experiment = "faulty"', 'experiment = "faulty_baselines"')
+    path = tmp_path / "defaults.toml"
+    path.write_text(text + "\n[data]\nmax_x = 0.3\n", encoding="utf-8")
+    # every corner (x = 0.0, 0.3) passes; the baselines use x's default, 0.5
+    with pytest.raises(ValueError) as caught:
+        check_study(load_spec(path))
+    assert str(caught.value) == (
+        "baselines (each searched setting at its default): data.max_x: 0.3 is below x = 0.5"
+    )
+    plain = tmp_path / "plain.toml"  # no baselines: the defaults are never trained
+    plain.write_text(study_text(search) + "\n[data]\nmax_x = 0.3\n", encoding="utf-8")
+    check_study(load_spec(plain))
+
+
+def test_a_resumed_tune_s_loggers_import_no_torch(tmp_path):
+    pickled = tmp_path / "loggers.pkl"
+    save = (
+        "import sys, ray.cloudpickle as cp\n"
+        "from raygan.engine.tune_output import tune_loggers\n"
+        f"open({str(pickled)!r}, 'wb').write(cp.dumps(tune_loggers()))\n"
+    )
+    load = (  # as Tuner.restore does, after the driver's start
+        "import sys, ray.cloudpickle as cp\n"
+        "from raygan.engine.tune_output import drop_tune_messages\n"
+        "drop_tune_messages()\n"
+        f"cp.loads(open({str(pickled)!r}, 'rb').read())\n"
+        "print('torch' in sys.modules)\n"
+    )
+    for code in (save, load):
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+        )
+    assert done.stdout.split() == ["False"]

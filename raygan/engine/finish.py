@@ -84,7 +84,7 @@ def run_baselines(
     """The experiment's generator-free reference scores, once per study (kept on resume).
 
     They are computed in a Ray task of ``cpus`` CPUs, as a trial would be: the driver
-    imports no torch (some 300 MiB and tens of thousands of Python objects it would hold
+    imports no torch (some 170 MiB and tens of thousands of Python objects it would hold
     for the whole study), and a cluster's head node trains nothing."""
     if not declaration.has_baselines:  # not a worker started for nothing
         return None
@@ -93,7 +93,8 @@ def run_baselines(
     if saved is not None:
         return saved
     start = time.perf_counter()
-    task = ray.remote(_baselines).options(num_cpus=cpus, num_gpus=0, max_retries=0)
+    # max_calls=1: the worker (torch, the data) exits, rather than idle for the whole study
+    task = ray.remote(max_calls=1)(_baselines).options(num_cpus=cpus, num_gpus=0, max_retries=0)
     try:
         rows = ray.get(task.remote(spec, experiment_path(spec.experiment), cpus))
     except ray.exceptions.RayTaskError as e:  # the experiment's own error, as if run here

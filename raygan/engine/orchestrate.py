@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
-import math
 import os
 import signal
 import threading
@@ -20,6 +18,7 @@ from ray.tune.search import ConcurrencyLimiter
 import raygan
 from raygan.claim import RunBusy, hold_lock
 from raygan.engine import compat
+from raygan.engine.checks import check_study
 from raygan.engine.errors import StudyError, StudyInterrupted
 from raygan.engine.finish import Columns, StudyOutcome, finish, run_baselines
 from raygan.engine.optuna_storage import (
@@ -134,32 +133,6 @@ def _check_flags(*, name: str | None, gpus_per_trial: float | None) -> None:
         )
     if name is not None:
         check_run_name(name)
-
-
-def check_study(spec: StudySpec) -> None:
-    """What the experiment can check on the driver, before anything is written: its data
-    settings against every corner of the search space (each searched setting at its
-    lowest and highest value, each choice of a categorical one), not the defaults alone.
-    Raises ValueError (DataError, SpecError) naming the setting, the value and the rule."""
-    cls = get_declaration(spec.experiment)  # the checks need no torch
-    for params in _corners(spec):
-        cls.check(spec.trial_config(params), dict(spec.data))
-
-
-def _corners(spec: StudySpec, *, limit: int = 256) -> list[dict]:
-    """The corners of the search space: every combination of each searched setting's
-    extremes, or where there are more than ``limit``, each setting's extremes alone
-    (the others at the middle of their choices)."""
-    extremes = {p.name: p.extremes() for p in spec.search}
-    if not extremes:
-        return [{}]
-    if math.prod(len(v) for v in extremes.values()) <= limit:
-        names = list(extremes)
-        return [
-            dict(zip(names, combo, strict=True)) for combo in itertools.product(*extremes.values())
-        ]
-    middle = {name: values[len(values) // 2] for name, values in extremes.items()}
-    return [{**middle, name: v} for name, values in extremes.items() for v in values]
 
 
 def _run_claimed(

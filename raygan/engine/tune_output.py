@@ -62,7 +62,10 @@ _DROPPED_MESSAGES = {
 
 
 def drop_tune_messages() -> None:
-    """Filter the log lines above out of Tune's loggers (matched by their text)."""
+    """Before Tune runs: filter the log lines above out of Tune's loggers (matched by
+    their text), and import tensorboardX without torch (a resumed study's loggers come
+    from Tune's pickle, which imports it, and not through TensorBoardLogger)."""
+    _import_tensorboardx_without_torch()
     for logger_name, drop in _DROPPED_MESSAGES.items():
         logging.getLogger(logger_name).addFilter(drop)
 
@@ -89,7 +92,7 @@ class TensorBoardLogger(LoggerCallback):
 def _import_tensorboardx_without_torch() -> None:
     """tensorboardX imports torch where it is installed, only so that it can take torch
     tensors, and Tune's logger gives it floats: without this, the driver would import
-    torch (some 300 MiB, and tens of thousands of strings it holds for the whole study)."""
+    torch (some 170 MiB more, and tens of thousands of strings it holds for the whole study)."""
     if "tensorboardX" in sys.modules or "torch" in sys.modules:
         return
     sys.modules["torch"] = None  # type: ignore[assignment]  # 'import torch' fails

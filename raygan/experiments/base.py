@@ -136,7 +136,9 @@ class Experiment(Declaration):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if "baselines" in cls.__dict__:
+        mro = cls.__mro__
+        # defined anywhere before Experiment's own: in the class, a base or a mixin
+        if any("baselines" in vars(k) for k in mro[: mro.index(Experiment)]):
             cls.has_baselines = True
 
     @classmethod

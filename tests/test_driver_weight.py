@@ -140,8 +140,8 @@ def test_a_resumed_tune_s_loggers_import_no_torch(tmp_path):
     )
     load = (  # as Tuner.restore does, after the driver's start
         "import sys, ray.cloudpickle as cp\n"
-        "from raygan.engine.tune_output import drop_tune_messages\n"
-        "drop_tune_messages()\n"
+        "from raygan.engine.tune_output import import_tensorboardx_without_torch\n"
+        "import_tensorboardx_without_torch()\n"
         f"cp.loads(open({str(pickled)!r}, 'rb').read())\n"
         "print('torch' in sys.modules)\n"
     )

@@ -45,7 +45,11 @@ from raygan.engine.runs import (
 from raygan.engine.scheduler import MultiObjectiveASHA, ReleasingFIFOScheduler
 from raygan.engine.search import RayganGenerator, make_searcher
 from raygan.engine.trainable import raygan_trial
-from raygan.engine.tune_output import drop_tune_messages, tune_loggers
+from raygan.engine.tune_output import (
+    drop_tune_messages,
+    import_tensorboardx_without_torch,
+    tune_loggers,
+)
 from raygan.experiments import experiment_path, get_declaration
 from raygan.results import RunStore
 from raygan.spec import SpecError, StudySpec, dump_toml
@@ -278,6 +282,7 @@ def _make_tuner(
     storage_path, storage_fs = store.tune_storage()
     tune_path = f"{storage_path}/{TUNE_DIR}"
     if resume and tune.Tuner.can_restore(tune_path, storage_filesystem=storage_fs):
+        import_tensorboardx_without_torch()  # the pickled loggers would import it with torch
         return tune.Tuner.restore(
             tune_path,
             trainable=spec.name,

@@ -62,10 +62,7 @@ _DROPPED_MESSAGES = {
 
 
 def drop_tune_messages() -> None:
-    """Before Tune runs: filter the log lines above out of Tune's loggers (matched by
-    their text), and import tensorboardX without torch (a resumed study's loggers come
-    from Tune's pickle, which imports it, and not through TensorBoardLogger)."""
-    _import_tensorboardx_without_torch()
+    """Filter the log lines above out of Tune's loggers (matched by their text)."""
     for logger_name, drop in _DROPPED_MESSAGES.items():
         logging.getLogger(logger_name).addFilter(drop)
 
@@ -74,7 +71,7 @@ class TensorBoardLogger(LoggerCallback):
     """Tune's TensorBoard logger, by composition: the same event files per trial."""
 
     def __init__(self) -> None:
-        _import_tensorboardx_without_torch()
+        import_tensorboardx_without_torch()
         self._tbx = TBXLoggerCallback()
 
     def log_trial_start(self, trial) -> None:
@@ -89,8 +86,8 @@ class TensorBoardLogger(LoggerCallback):
         compat.release_closed_file_writers(file_writers)
 
 
-def _import_tensorboardx_without_torch() -> None:
-    """tensorboardX imports torch where it is installed, only so that it can take torch
+def import_tensorboardx_without_torch() -> None:
+    """Before Tune makes its loggers, or unpickles a resumed run's. tensorboardX imports torch where it is installed, only so that it can take torch
     tensors, and Tune's logger gives it floats: without this, the driver would import
     torch (some 170 MiB more, and tens of thousands of strings it holds for the whole study)."""
     if "tensorboardX" in sys.modules or "torch" in sys.modules:

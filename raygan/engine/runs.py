@@ -85,8 +85,9 @@ def check_no_credentials(storage: str) -> None:
     credentials: a run records its URI, and prints it."""
     if "://" not in storage:
         return
-    netloc = storage.split("://", 1)[1].split("/", 1)[0]
-    tail = re.split(r"[?;#]", storage.split("://", 1)[1], maxsplit=1)[1:]
+    rest = storage.split("://", 1)[1]
+    netloc = rest.split("/", 1)[0]
+    tail = re.split(r"[?;#]", rest, maxsplit=1)[1:]
     found = []
     if "@" in netloc:
         found.append("a user name or password before the host")

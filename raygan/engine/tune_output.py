@@ -87,9 +87,10 @@ class TensorBoardLogger(LoggerCallback):
 
 
 def import_tensorboardx_without_torch() -> None:
-    """Before Tune makes its loggers, or unpickles a resumed run's. tensorboardX imports torch where it is installed, only so that it can take torch
-    tensors, and Tune's logger gives it floats: without this, the driver would import
-    torch (some 170 MiB more, and tens of thousands of strings it holds for the whole study)."""
+    """Called before Tune makes its loggers, or unpickles a resumed run's. tensorboardX
+    imports torch where it is installed, only so that it can take torch tensors, and
+    Tune's logger gives it floats: without this, the driver would import torch (some
+    170 MiB more, and tens of thousands of strings it holds for the whole study)."""
     if "tensorboardX" in sys.modules or "torch" in sys.modules:
         return
     sys.modules["torch"] = None  # type: ignore[assignment]  # 'import torch' fails

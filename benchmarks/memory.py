@@ -69,7 +69,10 @@ def main() -> None:
             argv += ["--as-tune-keeps-it"] if mode == KEPT else []
             out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
             print(out, end="")
-            growth[mode] = float(re.search(r"once warm: ([-+0-9.]+) MiB", out).group(1))
+            found = re.search(r"once warm: ([-+0-9.]+) MiB", out)
+            if found is None:
+                sys.exit(f"no 'once warm' growth in the {mode} run's output")
+            growth[mode] = float(found.group(1))
         kept, shipped = growth[KEPT], growth[SHIPPED]
         print(
             f"\ndriver growth per 100 trials: {kept:+.1f} MiB {KEPT} vs "

@@ -24,7 +24,10 @@ sleep_experiment.py), random search, through the real engine on a local Ray with
     between the two readings and as the least-squares slope through every reading from
     trial 100 on (the allocator's swings of a few MiB move one reading, not the slope);
   - the load average over the last minute when the study ended (two cores are easily
-    shared: a timing beside a load above ~1 had company);
+    shared: a timing beside a load above ~1 had company), and on Linux the share of
+    the machine's CPU time its hypervisor took (steal, /proc/stat) in each window of 100
+    trials: on a virtual machine a window whose steal is a few percent runs slower, for
+    reasons outside the engine;
   - how long the study took after its last trial ended (final tables, packing the part
     files, the report), and how many files the run directory holds.
 
@@ -66,6 +69,17 @@ def window_overhead(trials: pd.DataFrame, slots: int, least_s: float) -> float:
     each of which needs ``least_s`` seconds."""
     span = (trials.finished_at.max() - trials.started_at.min()).total_seconds()
     return (slots * span - len(trials) * least_s) / len(trials)
+
+
+def cpu_jiffies() -> tuple[int, int] | None:
+    """(steal, all) of this machine's CPU time so far, in jiffies (/proc/stat, Linux);
+    None elsewhere."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except OSError:
+        return None
+    return fields[7], sum(fields[:8])  # user nice system idle iowait irq softirq steal
 
 
 def print_held(snapshot: tracemalloc.Snapshot) -> None:
@@ -129,10 +143,12 @@ def main() -> None:
     ray_start = time.perf_counter() - t0
     memory: list[float] = []
     held: list[tracemalloc.Snapshot] = []
+    cpu = [cpu_jiffies()]  # before the study, then as each trial ends
 
     def echo(line: str) -> None:
         if line.startswith("[raygan] trial "):
             memory.append(rss_mb())
+            cpu.append(cpu_jiffies())
             if len(memory) % 100 == 0:
                 print(f"  {len(memory)} trials, driver {memory[-1]:.0f} MiB", flush=True)
             if args.trace and len(memory) == 100:
@@ -184,6 +200,15 @@ def main() -> None:
             f"  every {window}: {each} s; least-squares line "
             f"{at_first:.3f} -> {at_last:.3f} s ({at_last / at_first:.2f}x)"
         )
+    jiffies = [c for c in cpu if c is not None]  # all of them on Linux, none elsewhere
+    if len(jiffies) == n + 1:
+        steal = [
+            (jiffies[i + window][0] - jiffies[i][0])
+            / max(1, jiffies[i + window][1] - jiffies[i][1])
+            * 100
+            for i in range(0, n - window + 1, window)
+        ]
+        print(f"  steal every {window}: " + ", ".join(f"{x:.1f}" for x in steal) + " %")
     if len(memory) > 100:
         growth = (memory[-1] - memory[99]) / (len(memory) - 100) * 100
         fitted = np.polyfit(np.arange(100, len(memory) + 1), memory[99:], 1)[0] * 100

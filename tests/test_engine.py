@@ -532,3 +532,49 @@ def test_a_study_leaves_no_per_result_state_on_the_driver(ray_session, faulty_st
         runtime = json.loads(runtime)
         assert runtime["metric_n_steps"] == {} and runtime["metric_analysis"] == {}
         assert runtime["last_result"]["step"] == 3 and "score" in runtime["last_result"]
+
+
+def test_ended_trials_leave_tunes_staging_folder(ray_session, faulty_study, tmp_path):
+    """Tune's loggers write each trial's files into a staging folder on the driver, which
+    Tune uploads whole at every snapshot; a trial that ended has its files moved to the
+    run once, so that folder holds only the trials running or just ended, not every trial
+    so far, and the run ends with every trial's files in its tune/ folder."""
+    import gc
+    from pathlib import Path
+
+    from ray.tune.experiment import Trial
+
+    spec = load_spec(
+        faulty_study,
+        overrides=["budget.num_samples=10", "budget.max_concurrent=2", "fixed.steps=2"],
+    )
+    run = str(tmp_path / "staged")
+    staging: list[Path] = []
+    staged: list[int] = []  # trial folders in the staging folder, as each trial ends
+
+    def echo(line: str) -> None:
+        if not line.startswith("[raygan] trial "):
+            return
+        if not staging:
+            gc.collect()
+            with warnings.catch_warnings():  # torch.distributed.reduce_op, walked past
+                warnings.simplefilter("ignore", FutureWarning)
+                trial = next(
+                    o
+                    for o in gc.get_objects()
+                    if isinstance(o, Trial) and o.storage.storage_fs_path == run
+                )
+            staging.append(Path(trial.local_experiment_path))
+        staged.append(sum(1 for p in staging[0].iterdir() if (p / "params.json").is_file()))
+
+    run_study(spec, storage=str(tmp_path), name="staged", verbose=0, echo=echo)
+    assert len(staged) == 10 and max(staged) <= 4, staged
+    folders = [p for p in (tmp_path / "staged" / "tune").iterdir() if p.is_dir()]
+    assert len(folders) == 10
+    for folder in folders:
+        names = {p.name for p in folder.iterdir()}
+        assert {"params.json", "progress.csv", "result.json"} <= names, names
+        (events,) = folder.glob("events.out.tfevents.*")
+        assert events.stat().st_size > 500
+        progress = pd.read_csv(folder / "progress.csv")
+        assert len(progress) == 2  # both rounds: the files were closed before they moved

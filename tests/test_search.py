@@ -326,3 +326,54 @@ def test_a_sampler_that_keeps_repeating_itself_is_helped_at_random(faulty_study,
     assert study.sampler is stuck
     first_repeats = [t for t in study.get_trials(deepcopy=False) if t.number <= RANDOM_AFTER]
     assert all("raygan_repeat_of" in t.user_attrs for t in first_repeats[1:])
+
+
+def test_the_index_of_configurations_finds_what_a_scan_of_every_trial_finds():
+    """SeenConfigurations looks up the trials a proposal may repeat by a key instead of
+    comparing it with every trial; on a study of repeats, near repeats (0.1 + 0.2 and 0.3,
+    an int and the same float), failed trials and told repeats, it answers as the scan
+    of every trial does; a pickled index is empty and rebuilt from the study."""
+    import pickle
+
+    from raygan.engine.search import (
+        REPEAT_OF,
+        SeenConfigurations,
+        _same_configuration,
+        _same_params,
+    )
+
+    study = optuna.create_study(directions=["maximize"])
+    values = [0.3, 0.1 + 0.2, 1, 1.0, 0.7, 0.30000001, 2]
+    space = {
+        "v": optuna.distributions.FloatDistribution(0.0, 3.0),
+        "c": optuna.distributions.CategoricalDistribution(["a", "b"]),
+    }
+
+    def scan(trial):
+        states = ("COMPLETE", "RUNNING", "WAITING")
+        for other in study.get_trials(deepcopy=False):
+            if other.number == trial.number or other.state.name not in states:
+                continue
+            if REPEAT_OF not in other.user_attrs and _same_params(other.params, trial.params):
+                return other.number
+        return None
+
+    rng = np.random.default_rng(0)
+    seen = SeenConfigurations()
+    found, expected = [], []
+    for i in range(60):
+        study.enqueue_trial({"v": values[rng.integers(len(values))], "c": "ab"[i % 2]})
+        trial = study.ask(space)
+        if i % 7 == 3:
+            trial.set_user_attr(REPEAT_OF, 0)
+        earlier = _same_configuration(study, trial, seen)
+        found.append(None if earlier is None else earlier.number)
+        expected.append(scan(trial))
+        state = optuna.trial.TrialState.FAIL if i % 5 == 1 else None
+        if i % 3:
+            study.tell(trial, [0.5] if state is None else None, state=state)
+        if i == 30:
+            seen = pickle.loads(pickle.dumps(seen))
+            assert seen.numbers is None  # Tune's snapshots carry it empty
+    assert found == expected
+    assert sum(n is not None for n in found) > 30  # most proposals repeat one

@@ -20,7 +20,8 @@ lists and snapshot JSON), ``event_file_writers`` and ``release_closed_file_write
 ``get_storage``: a trial that ended after Tune's last snapshot trains again on resume),
 ``searched_trial_ids`` and ``count_trials_made`` (OptunaSearch's ``_ot_trials`` and
 ``_completed_trials``, a SearchGenerator's ``_counter``: a resumed study may make more
-than num_samples trials).
+than num_samples trials), ``staging_upload_idle`` (the TuneController's ``_storage``, its
+syncer's ``_sync_process``: ended trials' logger files stay in Tune's staging folder).
 
 Required uses have no fallback and raise ``IncompatibleVersion`` where the attribute is
 gone: ``optuna_trial_number`` (OptunaSearch's ``_ot_trials``: every trial's seed comes
@@ -165,10 +166,10 @@ def release_finished_trial(trial) -> None:
 _SINCE_SYNC = "_trial_num_checkpoints_since_last_sync"
 
 
-def drop_finished_trials(tune_controller, trial_ids: set[str]) -> set[str]:
+def drop_finished_trials(tune_controller, trial_ids: set[str]) -> set:
     """Take the trials named in ``trial_ids`` out of Tune's controller once they have
-    stopped (TERMINATED or ERROR, no actor, no save or decision pending); returns the ids
-    taken out. ``tune_controller``: what Tune hands a scheduler (its TrialRunnerWrapper).
+    stopped (TERMINATED or ERROR, no actor, no save or decision pending); returns the
+    Trials taken out. ``tune_controller``: what Tune hands a scheduler (its TrialRunnerWrapper).
 
     Tune keeps every Trial object for the whole run, and the JSON of each for its
     snapshots, so the driver grows with every trial. raygan needs neither once a trial's
@@ -226,7 +227,17 @@ def drop_finished_trials(tune_controller, trial_ids: set[str]) -> set[str]:
             elif isinstance(table, set):
                 table.difference_update(gone)
     trim_heap()
-    return {trial.trial_id for trial in gone}
+    return gone
+
+
+def staging_upload_idle(tune_controller) -> bool:
+    """Whether Tune is not uploading its staging folder on the driver now (its upload
+    lists the folder, then copies each file: a file moved away in between fails it).
+    False where the controller's ``_storage`` or its syncer's ``_sync_process`` is gone."""
+    controller = getattr(tune_controller, "_tune_controller", tune_controller)
+    syncer = getattr(getattr(controller, "_storage", None), "syncer", None)
+    upload: Any = getattr(syncer, "_sync_process", False)
+    return upload is None or (upload is not False and not upload.is_running)
 
 
 def event_file_writers(callback, trial) -> list:
@@ -239,11 +250,9 @@ def event_file_writers(callback, trial) -> list:
 
 
 class _ClosedEventWriter:
-    def flush(self) -> None:
-        pass
+    def flush(self) -> None: ...
 
-    def close(self) -> None:
-        pass
+    def close(self) -> None: ...
 
 
 _CLOSED_EVENT_WRITER = _ClosedEventWriter()
@@ -366,20 +375,10 @@ def trial_storage() -> tuple[pafs.FileSystem, str] | None:
         return None
 
 
-def base_searcher(generator):
-    """The searcher inside a SearchGenerator's wrappers (ConcurrencyLimiter, ...)."""
-    searcher = generator.searcher
-    while hasattr(searcher, "searcher"):
-        searcher = searcher.searcher
-    return searcher
-
-
-def searched_trial_ids(generator) -> set[str]:
-    """The Tune trial ids an OptunaSearch inside ``generator`` handed out (restored with
-    it from Tune's snapshot): those of its private ``_ot_trials`` map and its
-    ``_completed_trials`` set (Ray 2.60); a finished trial may have left the map
-    (``forget_optuna_trial``)."""
-    search = base_searcher(generator)
+def searched_trial_ids(search) -> set[str]:
+    """The Tune trial ids an OptunaSearch handed out (restored with it from Tune's
+    snapshot): those of its private ``_ot_trials`` map and its ``_completed_trials`` set
+    (Ray 2.60); a finished trial may have left the map (``forget_optuna_trial``)."""
     return set(getattr(search, "_ot_trials", {})) | set(getattr(search, "_completed_trials", ()))
 
 

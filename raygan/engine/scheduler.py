@@ -24,6 +24,7 @@ from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 from raygan.engine import compat
 from raygan.engine.runs import RESUMING
 from raygan.engine.trainable import KEPT, KEPT_VALUES
+from raygan.engine.tune_output import EndedTrialLogs
 from raygan.results import RunStore, history_schema, promotion_order
 from raygan.spec import StudySpec
 from raygan.trial import kept_round
@@ -31,13 +32,16 @@ from raygan.trial import kept_round
 
 class ReleasingFIFOScheduler(FIFOScheduler):
     """Tune's default order (first in, first out), with each trial that ended taken out of
-    Tune's controller when the next trial is added (``compat.drop_finished_trials``): the
-    driver stays flat over thousands of trials. Tune calls a scheduler's on_trial_complete
-    and on_trial_error just before the callbacks that write the trial's row."""
+    Tune's controller when the next trial is added (``compat.drop_finished_trials``) and
+    its logger files out of Tune's staging folder (``EndedTrialLogs``): the driver's
+    memory and its cost per trial stay flat over thousands of trials. Tune calls a
+    scheduler's on_trial_complete and on_trial_error just before the callbacks that write
+    the trial's row and close its logger files."""
 
     def __init__(self) -> None:
         super().__init__()
         self.ended: set[str] = set()  # trial ids ended, not yet taken out
+        self.logs = EndedTrialLogs()
 
     def on_trial_complete(self, tune_controller, trial, result) -> None:
         self.ended.add(trial.trial_id)
@@ -46,7 +50,14 @@ class ReleasingFIFOScheduler(FIFOScheduler):
         self.ended.add(trial.trial_id)
 
     def on_trial_add(self, tune_controller, trial) -> None:
-        self.ended -= compat.drop_finished_trials(tune_controller, self.ended)
+        gone = compat.drop_finished_trials(tune_controller, self.ended)
+        self.ended -= {t.trial_id for t in gone}
+        # a scheduler pickled by an older raygan has no logs: its trials' files stay
+        logs = getattr(self, "logs", None)
+        if logs is not None:
+            logs.add(gone)
+            if logs.waiting and compat.staging_upload_idle(tune_controller):
+                logs.move()
 
 
 class MultiObjectiveASHA(ReleasingFIFOScheduler):

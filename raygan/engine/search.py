@@ -40,6 +40,7 @@ class RayganSearch(OptunaSearch):
         self.study_seed = study_seed
         self.replicates = replicates
         self.echo = echo  # None: print (looked up when used; Tune pickles this searcher)
+        self.seen = SeenConfigurations()
 
     def save(self, checkpoint_path: str):
         # OptunaSearch pickles its __dict__ with plain pickle: a caller's echo may be a lambda
@@ -72,7 +73,9 @@ class RayganSearch(OptunaSearch):
                 if not isinstance(config, dict):
                     return config
                 trial = compat.optuna_trial(self, trial_id)
-                earlier = _same_configuration(study, trial)
+                # a searcher pickled by an older raygan has no index: one made here
+                seen = self.__dict__.setdefault("seen", SeenConfigurations())
+                earlier = _same_configuration(study, trial, seen)
                 if earlier is None:
                     break
                 self._tell_repeat(trial, earlier)
@@ -128,13 +131,51 @@ class RayganSearch(OptunaSearch):
         (self.echo or print)(line)
 
 
-def _same_configuration(study: optuna.Study, trial: optuna.Trial) -> FrozenTrial | None:
+class SeenConfigurations:
+    """The numbers of a study's trials by a key of their parameters (each number to nine
+    significant digits): the trials a proposal may repeat, found without comparing it with
+    every trial, which cost a scan per proposal that grew with the trials run. Built from
+    the study on first use in a process; Tune's snapshots of the searcher carry it empty."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[tuple, list[int]] | None = None
+
+    def __getstate__(self) -> dict:
+        return {"numbers": None}
+
+    def candidates(self, study: optuna.Study, trial: optuna.Trial) -> list[int]:
+        """Numbers of the trials whose parameters may equal ``trial``'s (``trial`` asked
+        last: every trial of the study is in the index from the first call on)."""
+        if self.numbers is None:
+            self.numbers = {}
+            for other in study.get_trials(deepcopy=False):
+                self.numbers.setdefault(_params_key(other.params), []).append(other.number)
+        key = _params_key(trial.params)
+        numbers = self.numbers.setdefault(key, [])
+        if trial.number not in numbers:
+            numbers.append(trial.number)
+        return [n for n in numbers if n != trial.number]
+
+
+def _params_key(params: dict) -> tuple:
+    def bucket(value):
+        return float(f"{value:.9g}") if isinstance(value, int | float) else value
+
+    return tuple(sorted((name, bucket(value)) for name, value in params.items()))
+
+
+def _same_configuration(
+    study: optuna.Study, trial: optuna.Trial, seen: SeenConfigurations
+) -> FrozenTrial | None:
     """The earliest other trial of ``study`` with ``trial``'s parameters that ran, runs or
     is queued (failed ones do not count: they may be run again), or None."""
+    candidates = set(seen.candidates(study, trial))
+    if not candidates:
+        return None
     params = trial.params
     states = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
     for other in study.get_trials(deepcopy=False, states=states):
-        if other.number != trial.number and REPEAT_OF not in other.user_attrs:
+        if other.number in candidates and REPEAT_OF not in other.user_attrs:
             if _same_params(other.params, params):
                 return other
     return None
@@ -170,13 +211,13 @@ class RayganGenerator(SearchGenerator):
         # Tune snapshots its state every few seconds, not after every trial: a trial that
         # ended since has its row (and its Optuna values) but the restored Tune knows
         # nothing of it and would make another in its place.
-        search = compat.base_searcher(self)
+        search = base_searcher(self)
         if isinstance(search, RayganSearch):
             # Optuna trials of trials Tune started after its last snapshot: no Tune trial
             # will report them, and while RUNNING the sampler counts them as pending and
             # a proposal of the same configuration as a repeat of a running trial
             compat.fail_unknown_running_trials(search)
-        unknown = store.part_keys("trial") - compat.searched_trial_ids(self)
+        unknown = store.part_keys("trial") - compat.searched_trial_ids(search)
         if unknown:
             compat.count_trials_made(self, len(unknown))
             if isinstance(search, RayganSearch):
@@ -184,6 +225,14 @@ class RayganGenerator(SearchGenerator):
                     f"[raygan] resume: {len(unknown)} trial(s) ended after Tune's last "
                     "snapshot; their rows stand and count toward the budget"
                 )
+
+
+def base_searcher(generator):
+    """The searcher inside a SearchGenerator's wrappers (ConcurrencyLimiter, ...)."""
+    searcher = generator.searcher
+    while hasattr(searcher, "searcher"):
+        searcher = searcher.searcher
+    return searcher
 
 
 def make_sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:

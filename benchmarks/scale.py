@@ -22,7 +22,8 @@ sleep_experiment.py), random search, through the real engine on a local Ray with
     moves the last window alone; from 300 trials, three windows);
   - driver resident memory after each trial: growth per 100 trials from trial 100 on,
     between the two readings and as the least-squares slope through every reading from
-    trial 100 on (the allocator's swings of a few MiB move one reading, not the slope);
+    trial 100 on (the allocator's swings of a few MiB move one reading, not the slope),
+    and the three largest steps from one trial's reading to the next;
   - the load average over the last minute when the study ended (two cores are easily
     shared: a timing beside a load above ~1 had company), and on Linux the share of
     the machine's CPU time its hypervisor took (steal, /proc/stat) in each window of 100
@@ -216,6 +217,12 @@ def main() -> None:
             f"driver memory: {memory[0]:.0f} MiB after trial 1, {memory[99]:.0f} after 100, "
             f"{memory[-1]:.0f} after {len(memory)}: {growth:+.2f} MiB per 100 trials; "
             f"least-squares slope from trial 100: {fitted:+.2f}"
+        )
+        steps = np.diff(memory[99:])
+        top = np.argsort(steps)[-3:][::-1]
+        print(
+            "  largest steps between two trials: "
+            + ", ".join(f"{steps[i]:+.1f} MiB at trial {i + 101}" for i in top)
         )
     tail = (ended - trials.finished_at.max()).total_seconds()
     print(f"after the last trial ended: {tail:.1f} s (final tables, packing parts/, report)")

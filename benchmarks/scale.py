@@ -209,7 +209,8 @@ def main() -> None:
             * 100
             for i in range(0, n - window + 1, window)
         ]
-        print(f"  steal every {window}: " + ", ".join(f"{x:.1f}" for x in steal) + " %")
+        each = ", ".join(f"{x:.1f}" for x in steal)
+        print(f"hypervisor's steal of the CPUs, every {window} trials: {each} %")
     if len(memory) > 100:
         growth = (memory[-1] - memory[99]) / (len(memory) - 100) * 100
         fitted = np.polyfit(np.arange(100, len(memory) + 1), memory[99:], 1)[0] * 100
@@ -219,10 +220,10 @@ def main() -> None:
             f"least-squares slope from trial 100: {fitted:+.2f}"
         )
         steps = np.diff(memory[99:])
-        top = np.argsort(steps)[-3:][::-1]
+        top = [i for i in np.argsort(steps)[-3:][::-1] if steps[i] > 0]
         print(
-            "  largest steps between two trials: "
-            + ", ".join(f"{steps[i]:+.1f} MiB at trial {i + 101}" for i in top)
+            "  largest steps from one trial to the next: "
+            + (", ".join(f"{steps[i]:+.1f} MiB at trial {i + 101}" for i in top) or "none")
         )
     tail = (ended - trials.finished_at.max()).total_seconds()
     print(f"after the last trial ended: {tail:.1f} s (final tables, packing parts/, report)")

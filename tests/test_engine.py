@@ -578,3 +578,48 @@ def test_ended_trials_leave_tunes_staging_folder(ray_session, faulty_study, tmp_
         assert events.stat().st_size > 500
         progress = pd.read_csv(folder / "progress.csv")
         assert len(progress) == 2  # both rounds: the files were closed before they moved
+
+
+def test_ended_trial_logs_move_only_while_tune_uploads_nothing(tmp_path):
+    """EndedTrialLogs moves a trial's folder out of the staging folder and copies it to
+    storage (a folder whose copy fails goes back); the scheduler moves only while Tune's
+    upload is idle, and where that cannot be seen leaves every file to Tune."""
+    from types import SimpleNamespace as Fake
+
+    import pyarrow.fs as pafs
+
+    from raygan.engine import compat
+    from raygan.engine.scheduler import ReleasingFIFOScheduler
+    from raygan.engine.tune_output import EndedTrialLogs, wait_for_ended_trial_logs
+
+    def controller(**syncer):
+        return Fake(_storage=Fake(syncer=Fake(**syncer)))
+
+    assert compat.staging_upload_idle(controller(_sync_process=None)) is True
+    running = Fake(is_running=True)
+    assert compat.staging_upload_idle(controller(_sync_process=running)) is False
+    done = Fake(is_running=False)
+    assert compat.staging_upload_idle(controller(_sync_process=done)) is True
+    assert compat.staging_upload_idle(controller()) is None  # a Ray without _sync_process
+    scheduler = ReleasingFIFOScheduler()
+    scheduler.on_trial_add(controller(), None)
+    assert scheduler.logs is None  # given up: nothing collects for a move that never comes
+
+    staging = tmp_path / "exp" / "driver_artifacts"
+    fs = pafs.LocalFileSystem()
+    trials = []
+    for name in ("a", "b"):
+        (staging / name).mkdir(parents=True)
+        (staging / name / "progress.csv").write_text("step\n0\n")
+        trials.append(Fake(local_path=str(staging / name), storage=Fake(storage_filesystem=fs)))
+    trials[0].path = str(tmp_path / "run" / "tune" / "a")
+    (tmp_path / "run" / "tune").mkdir(parents=True)
+    (tmp_path / "run" / "tune" / "b").write_text("a file where b's folder should go")
+    trials[1].path = str(tmp_path / "run" / "tune" / "b")
+    logs = EndedTrialLogs()
+    logs.add(trials)
+    logs.move()
+    wait_for_ended_trial_logs()
+    assert (tmp_path / "run" / "tune" / "a" / "progress.csv").read_text() == "step\n0\n"
+    assert sorted(p.name for p in staging.iterdir()) == ["b"]  # a moved; b's copy failed
+    assert (staging / "b" / "progress.csv").is_file() and logs.waiting == []

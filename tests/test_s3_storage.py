@@ -373,6 +373,11 @@ def test_resume_after_driver_killed_continues_from_the_bucket(s3, tmp_path):
     checkpointed = _checkpointed(files)
     assert set(trials.trial_id) <= checkpointed, checkpointed
     assert {"optuna.journal", "report.html"} <= set(files)
+    # the resumed driver's trials' logger files, each moved to the bucket as it ended
+    # (1 slot: every trial but the last was taken out of Tune when the next was added)
+    for trial_id in set(trials.trial_id) - set(finished):
+        logged = {n.rsplit("/", 1)[1] for n in files if n.count("/") == 2 and f"_{trial_id}_" in n}
+        assert {"params.json", "progress.csv", "result.json"} <= logged, (trial_id, logged)
 
 
 def test_new_run_forgets_a_journal_cached_for_its_location(s3, tmp_path, monkeypatch):

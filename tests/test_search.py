@@ -329,21 +329,21 @@ def test_a_sampler_that_keeps_repeating_itself_is_helped_at_random(faulty_study,
 
 
 def test_the_index_of_configurations_finds_what_a_scan_of_every_trial_finds():
-    """SeenConfigurations looks up the trials a proposal may repeat by a key instead of
-    comparing it with every trial; on a study of repeats, near repeats (0.1 + 0.2 and 0.3,
-    an int and the same float), failed trials and told repeats, it answers as the scan
-    of every trial does; a pickled index is empty and rebuilt from the study."""
+    """SeenConfigurations looks up the trials a proposal may repeat by the hash of their
+    configuration's key instead of comparing it with every trial; on a study of repeats,
+    near repeats, failed trials and told repeats it answers as the scan of every trial
+    does; a pickled index is empty and rebuilt from the study."""
     import pickle
 
     from raygan.engine.search import (
         REPEAT_OF,
         SeenConfigurations,
         _same_configuration,
-        _same_params,
+        configuration_key,
     )
 
     study = optuna.create_study(directions=["maximize"])
-    values = [0.3, 0.1 + 0.2, 1, 1.0, 0.7, 0.30000001, 2]
+    values = [0.3, 0.1 + 0.2, 1, 1.0, 0.7, 0.30000001, 2, 1e-5, 1.00000001e-5]
     space = {
         "v": optuna.distributions.FloatDistribution(0.0, 3.0),
         "c": optuna.distributions.CategoricalDistribution(["a", "b"]),
@@ -354,14 +354,16 @@ def test_the_index_of_configurations_finds_what_a_scan_of_every_trial_finds():
         for other in study.get_trials(deepcopy=False):
             if other.number == trial.number or other.state.name not in states:
                 continue
-            if REPEAT_OF not in other.user_attrs and _same_params(other.params, trial.params):
+            if REPEAT_OF in other.user_attrs:
+                continue
+            if configuration_key(other.params) == configuration_key(trial.params):
                 return other.number
         return None
 
     rng = np.random.default_rng(0)
     seen = SeenConfigurations()
     found, expected = [], []
-    for i in range(60):
+    for i in range(80):
         study.enqueue_trial({"v": values[rng.integers(len(values))], "c": "ab"[i % 2]})
         trial = study.ask(space)
         if i % 7 == 3:
@@ -376,4 +378,17 @@ def test_the_index_of_configurations_finds_what_a_scan_of_every_trial_finds():
             seen = pickle.loads(pickle.dumps(seen))
             assert seen.numbers is None  # Tune's snapshots carry it empty
     assert found == expected
-    assert sum(n is not None for n in found) > 30  # most proposals repeat one
+    assert sum(n is not None for n in found) > 40  # most proposals repeat one
+
+
+def test_what_makes_two_configurations_the_same():
+    """Numbers equal to nine significant digits (a float computed two ways, an int and
+    the same float, a bool and 1); strings as they are; a NaN never."""
+    from raygan.engine.search import configuration_key as key
+
+    assert key({"x": 0.1 + 0.2, "c": "a"}) == key({"c": "a", "x": 0.3})
+    assert key({"n": 3}) == key({"n": 3.0}) and key({"b": True}) == key({"b": 1})
+    assert key({"lr": 1e-5}) != key({"lr": 1.00000001e-5})
+    assert key({"x": 0.3}) != key({"x": 0.30000001}) and key({"c": "a"}) != key({"c": "b"})
+    assert key({"x": float("nan")}) != key({"x": float("nan")})
+    assert key({"x": None}) == key({"x": None}) and key({"x": 1}) != key({"y": 1})

@@ -230,14 +230,18 @@ def drop_finished_trials(tune_controller, trial_ids: set[str]) -> set:
     return gone
 
 
-def staging_upload_idle(tune_controller) -> bool:
+def staging_upload_idle(tune_controller) -> bool | None:
     """Whether Tune is not uploading its staging folder on the driver now (its upload
-    lists the folder, then copies each file: a file moved away in between fails it).
-    False where the controller's ``_storage`` or its syncer's ``_sync_process`` is gone."""
+    lists the folder, then copies each file: a file moved away in between fails it);
+    None where that cannot be seen (the controller's ``_storage`` or its syncer's
+    ``_sync_process`` gone)."""
     controller = getattr(tune_controller, "_tune_controller", tune_controller)
     syncer = getattr(getattr(controller, "_storage", None), "syncer", None)
     upload: Any = getattr(syncer, "_sync_process", False)
-    return upload is None or (upload is not False and not upload.is_running)
+    if upload is False:
+        return None
+    running = False if upload is None else getattr(upload, "is_running", None)
+    return None if running is None else not running
 
 
 def event_file_writers(callback, trial) -> list:

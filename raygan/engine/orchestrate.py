@@ -49,6 +49,7 @@ from raygan.engine.tune_output import (
     drop_tune_messages,
     import_tensorboardx_without_torch,
     tune_loggers,
+    wait_for_ended_trial_logs,
 )
 from raygan.experiments import experiment_path, get_declaration
 from raygan.results import RunStore
@@ -373,6 +374,7 @@ def _search(
         results, saw_sigint = fit_noting_interrupt(tuner, quiet=verbose == 0)
     finally:
         RESUMING.reset(resuming)
+        wait_for_ended_trial_logs()
     recorder.live.close()  # a resumed run's Tune held a restored copy: this one drew too
     compat.forget_encoded_objects()  # from Tune's last snapshot, of every trial
     if saw_sigint is None:  # Tune's handler was off: every trial has a row, or it stopped

@@ -41,7 +41,7 @@ class ReleasingFIFOScheduler(FIFOScheduler):
     def __init__(self) -> None:
         super().__init__()
         self.ended: set[str] = set()  # trial ids ended, not yet taken out
-        self.logs = EndedTrialLogs()
+        self.logs: EndedTrialLogs | None = EndedTrialLogs()
 
     def on_trial_complete(self, tune_controller, trial, result) -> None:
         self.ended.add(trial.trial_id)
@@ -52,12 +52,15 @@ class ReleasingFIFOScheduler(FIFOScheduler):
     def on_trial_add(self, tune_controller, trial) -> None:
         gone = compat.drop_finished_trials(tune_controller, self.ended)
         self.ended -= {t.trial_id for t in gone}
-        # a scheduler pickled by an older raygan has no logs: its trials' files stay
-        logs = getattr(self, "logs", None)
-        if logs is not None:
-            logs.add(gone)
-            if logs.waiting and compat.staging_upload_idle(tune_controller):
-                logs.move()
+        logs = getattr(self, "logs", None)  # None: pickled by an older raygan, or given up
+        if logs is None:
+            return
+        logs.add(gone)
+        idle = compat.staging_upload_idle(tune_controller)
+        if idle is None:  # Tune's upload cannot be seen: every file is left to it
+            self.logs = None
+        elif idle and logs.waiting:
+            logs.move()
 
 
 class MultiObjectiveASHA(ReleasingFIFOScheduler):

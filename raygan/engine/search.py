@@ -3,7 +3,6 @@ no configuration trained twice, and each trial told as the round it stands for."
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import optuna
@@ -132,68 +131,59 @@ class RayganSearch(OptunaSearch):
 
 
 class SeenConfigurations:
-    """The numbers of a study's trials by a key of their parameters (each number to nine
-    significant digits): the trials a proposal may repeat, found without comparing it with
-    every trial, which cost a scan per proposal that grew with the trials run. Built from
-    the study on first use in a process; Tune's snapshots of the searcher carry it empty."""
+    """The numbers of a study's trials by the hash of their configuration's key
+    (``configuration_key``): the trials a proposal may repeat, found without comparing it
+    with every trial, which cost a scan per proposal that grew with the trials run. Built
+    from the study on first use in a process; Tune's snapshots of the searcher carry it
+    empty."""
 
     def __init__(self) -> None:
-        self.numbers: dict[tuple, list[int]] | None = None
+        self.numbers: dict[int, list[int]] | None = None
 
     def __getstate__(self) -> dict:
         return {"numbers": None}
 
     def candidates(self, study: optuna.Study, trial: optuna.Trial) -> list[int]:
-        """Numbers of the trials whose parameters may equal ``trial``'s (``trial`` asked
-        last: every trial of the study is in the index from the first call on)."""
+        """Numbers of the other trials whose key hashes as ``trial``'s does (``trial``
+        asked last: every trial of the study is in the index from the first call on)."""
         if self.numbers is None:
             self.numbers = {}
             for other in study.get_trials(deepcopy=False):
-                self.numbers.setdefault(_params_key(other.params), []).append(other.number)
-        key = _params_key(trial.params)
-        numbers = self.numbers.setdefault(key, [])
+                key = hash(configuration_key(other.params))
+                self.numbers.setdefault(key, []).append(other.number)
+        numbers = self.numbers.setdefault(hash(configuration_key(trial.params)), [])
         if trial.number not in numbers:
             numbers.append(trial.number)
         return [n for n in numbers if n != trial.number]
 
 
-def _params_key(params: dict) -> tuple:
-    def bucket(value):
+def configuration_key(params: dict) -> tuple:
+    """What makes two configurations the same: the same names, and values equal once each
+    number is rounded to nine significant digits (so 0.1 + 0.2 is 0.3, and 1 is 1.0);
+    other values (strings, None) as they are. A NaN is never the same as anything."""
+
+    def rounded(value):
         return float(f"{value:.9g}") if isinstance(value, int | float) else value
 
-    return tuple(sorted((name, bucket(value)) for name, value in params.items()))
+    return tuple(sorted((name, rounded(value)) for name, value in params.items()))
 
 
 def _same_configuration(
     study: optuna.Study, trial: optuna.Trial, seen: SeenConfigurations
 ) -> FrozenTrial | None:
-    """The earliest other trial of ``study`` with ``trial``'s parameters that ran, runs or
-    is queued (failed ones do not count: they may be run again), or None."""
+    """The earliest other trial of ``study`` with ``trial``'s configuration
+    (``configuration_key``) that ran, runs or is queued (failed ones do not count: they
+    may be run again), or None."""
     candidates = set(seen.candidates(study, trial))
     if not candidates:
         return None
-    params = trial.params
+    key = configuration_key(trial.params)
     states = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
     for other in study.get_trials(deepcopy=False, states=states):
         if other.number in candidates and REPEAT_OF not in other.user_attrs:
-            if _same_params(other.params, params):
+            if configuration_key(other.params) == key:
                 return other
     return None
-
-
-def _same_params(a: dict, b: dict) -> bool:
-    if a.keys() != b.keys():
-        return False
-    for key, x in a.items():
-        y = b[key]
-        if isinstance(x, float) or isinstance(y, float):
-            if not (isinstance(x, int | float) and isinstance(y, int | float)):
-                return False
-            if not math.isclose(x, y, rel_tol=1e-12, abs_tol=1e-12):
-                return False
-        elif x != y:
-            return False
-    return True
 
 
 class RayganGenerator(SearchGenerator):

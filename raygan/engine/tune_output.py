@@ -18,6 +18,8 @@ import os
 import shutil
 import sys
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -108,16 +110,25 @@ def tune_loggers() -> list[LoggerCallback]:
     return [CSVLoggerCallback(), JsonLoggerCallback(), TensorBoardLogger()]
 
 
+# The thread that copies ended trials' files, one per driver process (a scheduler that
+# Tune pickles cannot hold it); wait_for_ended_trial_logs ends it.
+_copier: ThreadPoolExecutor | None = None
+
+
 class EndedTrialLogs:
-    """Moves the logger files of trials that ended (progress.csv, result.json, params,
-    TensorBoard events, error.txt) from Tune's staging folder on the driver to the trial's
-    folder in the run's storage, once each.
+    """Takes the logger files of trials that ended (progress.csv, result.json, params,
+    TensorBoard events, error.txt) out of Tune's staging folder on the driver and copies
+    them to each trial's folder in the run's storage, once.
 
     Tune's loggers write every trial's files into that folder, and Tune uploads the whole
     folder at each snapshot (every 10 s or more): each upload copied every file of every
     trial so far, which at 1000 trials took more of the driver's CPU than anything else
     that grew with the trials run (docs/benchmarks.md). A trial that ended writes no more.
-    A file that fails to move stays, and Tune's next upload copies it as it did before.
+    Its folder is renamed out of the staging folder, which is instant but is done only
+    while no upload runs (an upload lists the folder, then copies each file: a file gone
+    in between fails it), and copied by a thread of its own, so that a round trip to S3
+    per file does not hold up Tune's loop. A folder whose copy fails goes back into the
+    staging folder, and Tune's next upload copies it as it did before.
     """
 
     def __init__(self) -> None:
@@ -128,20 +139,42 @@ class EndedTrialLogs:
         for trial in trials:
             self.waiting.append((trial.local_path, trial.storage.storage_filesystem, trial.path))
 
-    def move(self) -> int:
-        """Move the waiting trials' files; call only while no upload of the staging
-        folder runs (``compat.staging_upload_idle``). Returns how many trials moved."""
-        moved = 0
+    def move(self) -> None:
+        """Start moving the waiting trials' files; call only while no upload of the
+        staging folder runs (``compat.staging_upload_idle``)."""
+        global _copier
+        if _copier is None:
+            _copier = ThreadPoolExecutor(1, thread_name_prefix="raygan-logs")
         for staging, fs, path in self.waiting:
+            # beside the staging folder, not in it: Tune uploads only the staging folder
+            aside = Path(staging).parent.parent / "ended_trial_logs" / Path(staging).name
             try:
-                fs.create_dir(path, recursive=True)
-                pafs.copy_files(staging, path, destination_filesystem=fs, use_threads=False)
-            except (OSError, pa.ArrowException):
-                continue
-            shutil.rmtree(staging, ignore_errors=True)
-            moved += 1
+                aside.parent.mkdir(exist_ok=True)
+                os.rename(staging, aside)
+            except OSError:
+                continue  # none written, or not movable: Tune's upload copies what there is
+            _copier.submit(_copy_back_or_out, str(aside), fs, path, staging)
         self.waiting.clear()
-        return moved
+
+
+def _copy_back_or_out(aside: str, fs: pafs.FileSystem, path: str, staging: str) -> None:
+    try:
+        fs.create_dir(path, recursive=True)
+        pafs.copy_files(aside, path, destination_filesystem=fs, use_threads=False)
+    except (OSError, pa.ArrowException):
+        os.rename(aside, staging)  # adding files under an upload fails nothing
+        return
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def wait_for_ended_trial_logs() -> None:
+    """Wait until the ended trials' files handed to ``EndedTrialLogs`` are copied; called
+    when Tune's run is over. (A copy that failed this late put its folder back in the
+    staging folder after Tune's last upload: those files stay in Ray's session folder.)"""
+    global _copier
+    copier, _copier = _copier, None
+    if copier is not None:
+        copier.shutdown(wait=True)
 
 
 @contextlib.contextmanager

@@ -220,7 +220,7 @@ def main() -> None:
             f"least-squares slope from trial 100: {fitted:+.2f}"
         )
         steps = np.diff(memory[99:])
-        top = [i for i in np.argsort(steps)[-3:][::-1] if steps[i] > 0]
+        top = [i for i in np.argsort(steps)[-3:][::-1] if steps[i] >= 0.05]
         print(
             "  largest steps from one trial to the next: "
             + (", ".join(f"{steps[i]:+.1f} MiB at trial {i + 101}" for i in top) or "none")

@@ -580,7 +580,7 @@ def test_ended_trials_leave_tunes_staging_folder(ray_session, faulty_study, tmp_
         assert len(progress) == 2  # both rounds: the files were closed before they moved
 
 
-def test_ended_trial_logs_move_only_while_tune_uploads_nothing(tmp_path):
+def test_ended_trial_logs_move_only_while_tune_uploads_nothing(tmp_path, caplog):
     """EndedTrialLogs moves a trial's folder out of the staging folder and copies it to
     storage (a folder whose copy fails goes back); the scheduler moves only while Tune's
     upload is idle, and where that cannot be seen leaves every file to Tune."""
@@ -600,6 +600,8 @@ def test_ended_trial_logs_move_only_while_tune_uploads_nothing(tmp_path):
     assert compat.staging_upload_idle(controller(_sync_process=running)) is False
     done = Fake(is_running=False)
     assert compat.staging_upload_idle(controller(_sync_process=done)) is True
+    never = Fake(is_running=None)  # Ray's, for a process never started
+    assert compat.staging_upload_idle(controller(_sync_process=never)) is True
     assert compat.staging_upload_idle(controller()) is None  # a Ray without _sync_process
     scheduler = ReleasingFIFOScheduler()
     scheduler.on_trial_add(controller(), None)
@@ -623,3 +625,5 @@ def test_ended_trial_logs_move_only_while_tune_uploads_nothing(tmp_path):
     assert (tmp_path / "run" / "tune" / "a" / "progress.csv").read_text() == "step\n0\n"
     assert sorted(p.name for p in staging.iterdir()) == ["b"]  # a moved; b's copy failed
     assert (staging / "b" / "progress.csv").is_file() and logs.waiting == []
+    (said,) = [r.getMessage() for r in caplog.records if "logger files" in r.getMessage()]
+    assert str(tmp_path / "run" / "tune" / "b") in said and "Tune's next upload" in said

@@ -382,8 +382,8 @@ def test_the_index_of_configurations_finds_what_a_scan_of_every_trial_finds():
 
 
 def test_what_makes_two_configurations_the_same():
-    """Numbers equal to nine significant digits (a float computed two ways, an int and
-    the same float, a bool and 1); strings as they are; a NaN never."""
+    """Floats equal to nine significant digits (one computed two ways; an int and the same
+    float; a bool and 1); integers and strings exactly; a NaN never."""
     from raygan.engine.search import configuration_key as key
 
     assert key({"x": 0.1 + 0.2, "c": "a"}) == key({"c": "a", "x": 0.3})
@@ -392,3 +392,5 @@ def test_what_makes_two_configurations_the_same():
     assert key({"x": 0.3}) != key({"x": 0.30000001}) and key({"c": "a"}) != key({"c": "b"})
     assert key({"x": float("nan")}) != key({"x": float("nan")})
     assert key({"x": None}) == key({"x": None}) and key({"x": 1}) != key({"y": 1})
+    assert key({"n": 1234567891}) != key({"n": 1234567892})  # integers exactly
+    assert key({"n": 10**400}) == key({"n": 10**400})

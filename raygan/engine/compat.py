@@ -238,10 +238,11 @@ def staging_upload_idle(tune_controller) -> bool | None:
     controller = getattr(tune_controller, "_tune_controller", tune_controller)
     syncer = getattr(getattr(controller, "_storage", None), "syncer", None)
     upload: Any = getattr(syncer, "_sync_process", False)
-    if upload is False:
+    if upload is None:
+        return True
+    if upload is False or not hasattr(upload, "is_running"):
         return None
-    running = False if upload is None else getattr(upload, "is_running", None)
-    return None if running is None else not running
+    return not upload.is_running  # Ray's is None, not False, for a process never started
 
 
 def event_file_writers(callback, trial) -> list:

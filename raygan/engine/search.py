@@ -158,12 +158,12 @@ class SeenConfigurations:
 
 
 def configuration_key(params: dict) -> tuple:
-    """What makes two configurations the same: the same names, and values equal once each
-    number is rounded to nine significant digits (so 0.1 + 0.2 is 0.3, and 1 is 1.0);
-    other values (strings, None) as they are. A NaN is never the same as anything."""
+    """What makes two configurations the same: the same names, and equal values once each
+    float is rounded to nine significant digits (so 0.1 + 0.2 is 0.3, and 1.0 is 1);
+    integers, strings and None as they are. A NaN is never the same as anything."""
 
     def rounded(value):
-        return float(f"{value:.9g}") if isinstance(value, int | float) else value
+        return float(f"{value:.9g}") if isinstance(value, float) else value
 
     return tuple(sorted((name, rounded(value)) for name, value in params.items()))
 

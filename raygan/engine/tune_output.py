@@ -21,7 +21,6 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.fs as pafs
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback, LoggerCallback
 from ray.tune.logger.tensorboardx import TBXLoggerCallback
@@ -110,6 +109,8 @@ def tune_loggers() -> list[LoggerCallback]:
     return [CSVLoggerCallback(), JsonLoggerCallback(), TensorBoardLogger()]
 
 
+_log = logging.getLogger(__name__)
+
 # The thread that copies ended trials' files, one per driver process (a scheduler that
 # Tune pickles cannot hold it); wait_for_ended_trial_logs ends it.
 _copier: ThreadPoolExecutor | None = None
@@ -161,8 +162,15 @@ def _copy_back_or_out(aside: str, fs: pafs.FileSystem, path: str, staging: str) 
     try:
         fs.create_dir(path, recursive=True)
         pafs.copy_files(aside, path, destination_filesystem=fs, use_threads=False)
-    except (OSError, pa.ArrowException):
-        os.rename(aside, staging)  # adding files under an upload fails nothing
+    except Exception as error:  # a thread's error is seen by no one unless said here
+        try:
+            os.rename(aside, staging)  # adding files under an upload fails nothing
+            left = f"{staging}, for Tune's next upload of its staging folder"
+        except OSError:
+            left = aside
+        _log.warning(
+            f"[raygan] a trial's logger files were not copied to {path} ({error}); left in {left}"
+        )
         return
     shutil.rmtree(aside, ignore_errors=True)
 

@@ -143,18 +143,19 @@ class SeenConfigurations:
     def __getstate__(self) -> dict:
         return {"numbers": None}
 
-    def candidates(self, study: optuna.Study, trial: optuna.Trial) -> list[int]:
-        """Numbers of the other trials whose key hashes as ``trial``'s does (``trial``
-        asked last: every trial of the study is in the index from the first call on)."""
+    def candidates(self, study: optuna.Study, number: int, key: tuple) -> list[int]:
+        """Numbers of the trials other than ``number`` whose key hashes as ``key`` does
+        (trial ``number``, of that key, asked last: every trial of the study is in the
+        index from the first call on)."""
         if self.numbers is None:
             self.numbers = {}
             for other in study.get_trials(deepcopy=False):
-                key = hash(configuration_key(other.params))
-                self.numbers.setdefault(key, []).append(other.number)
-        numbers = self.numbers.setdefault(hash(configuration_key(trial.params)), [])
-        if trial.number not in numbers:
-            numbers.append(trial.number)
-        return [n for n in numbers if n != trial.number]
+                earlier = hash(configuration_key(other.params))
+                self.numbers.setdefault(earlier, []).append(other.number)
+        numbers = self.numbers.setdefault(hash(key), [])
+        if number not in numbers:
+            numbers.append(number)
+        return [n for n in numbers if n != number]
 
 
 def configuration_key(params: dict) -> tuple:
@@ -174,10 +175,10 @@ def _same_configuration(
     """The earliest other trial of ``study`` with ``trial``'s configuration
     (``configuration_key``) that ran, runs or is queued (failed ones do not count: they
     may be run again), or None."""
-    candidates = set(seen.candidates(study, trial))
+    key = configuration_key(trial.params)  # once: the index and the check both need it
+    candidates = set(seen.candidates(study, trial.number, key))
     if not candidates:
         return None
-    key = configuration_key(trial.params)
     states = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
     for other in study.get_trials(deepcopy=False, states=states):
         if other.number in candidates and REPEAT_OF not in other.user_attrs:

@@ -150,3 +150,31 @@ def test_a_resumed_tune_s_loggers_import_no_torch(tmp_path):
             [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
         )
     assert done.stdout.split() == ["False"]
+
+
+def test_tensorboardx_s_import_refuses_torch_to_its_own_thread_only(tmp_path):
+    # a stand-in tensorboardX: tries torch itself, then has another thread import it
+    # while its own import is still running
+    (tmp_path / "tensorboardX.py").write_text(
+        "import importlib, threading\n"
+        "try:\n"
+        "    import torch\n"
+        "    MINE = 'torch'\n"
+        "except ImportError:\n"
+        "    MINE = 'refused'\n"
+        "other = threading.Thread(target=importlib.import_module, args=('torch',))\n"
+        "other.start()\n"
+        "other.join()\n",
+        encoding="utf-8",
+    )
+    code = (
+        f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n"
+        "from raygan.engine.tune_output import import_tensorboardx_without_torch\n"
+        "import_tensorboardx_without_torch()\n"
+        "import tensorboardX\n"
+        "print(tensorboardX.MINE, 'torch' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.split() == ["refused", "True"]

@@ -13,10 +13,12 @@ filtered out of its loggers.
 from __future__ import annotations
 
 import contextlib
+import importlib.abc
 import logging
 import os
 import shutil
 import sys
+import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -97,11 +99,26 @@ def import_tensorboardx_without_torch() -> None:
     170 MiB more, and tens of thousands of strings it holds for the whole study)."""
     if "tensorboardX" in sys.modules or "torch" in sys.modules:
         return
-    sys.modules["torch"] = None  # type: ignore[assignment]  # 'import torch' fails
+    refusal = _TorchRefusedToThisThread()
+    sys.meta_path.insert(0, refusal)
     try:
         import tensorboardX  # noqa: F401
     finally:
-        del sys.modules["torch"]
+        sys.meta_path.remove(refusal)
+
+
+class _TorchRefusedToThisThread(importlib.abc.MetaPathFinder):
+    """Makes 'import torch' fail in the thread that made it, and only there: None in
+    sys.modules would fail it in every thread of the process for that moment (a
+    notebook's own thread importing torch beside the driver's)."""
+
+    def __init__(self) -> None:
+        self.thread = threading.get_ident()
+
+    def find_spec(self, fullname: str, path=None, target=None) -> None:
+        if threading.get_ident() == self.thread and fullname.partition(".")[0] == "torch":
+            raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
+        return None
 
 
 def tune_loggers() -> list[LoggerCallback]:

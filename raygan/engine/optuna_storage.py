@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 import optuna
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
-from sqlalchemy.engine import make_url
 
 from raygan.engine.errors import StudyError
 from raygan.engine.runs import RESUMING
@@ -95,6 +94,10 @@ def masked(url: str) -> str:
     URL SQLAlchemy cannot read is not shown at all."""
     if "://" not in url:
         return url  # a journal path
+    # here, not at the top: SQLAlchemy puts some 12,000 names in the driver's table of
+    # interned strings, for a study that uses no database
+    from sqlalchemy.engine import make_url
+
     try:
         parsed = make_url(url)
     except Exception:  # SQLAlchemy's ArgumentError, ValueError for a bad host

@@ -47,7 +47,7 @@ from raygan.engine.search import RayganGenerator, make_searcher
 from raygan.engine.trainable import raygan_trial
 from raygan.engine.tune_output import (
     drop_tune_messages,
-    import_tensorboardx_without_torch,
+    import_tensorboardx_lean,
     tune_loggers,
     wait_for_ended_trial_logs,
 )
@@ -283,7 +283,7 @@ def _make_tuner(
     storage_path, storage_fs = store.tune_storage()
     tune_path = f"{storage_path}/{TUNE_DIR}"
     if resume and tune.Tuner.can_restore(tune_path, storage_filesystem=storage_fs):
-        import_tensorboardx_without_torch()  # the pickled loggers would import it with torch
+        import_tensorboardx_lean()  # the pickled loggers would import it with torch
         return tune.Tuner.restore(
             tune_path,
             trainable=spec.name,

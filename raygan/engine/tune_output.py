@@ -77,7 +77,7 @@ class TensorBoardLogger(LoggerCallback):
     """Tune's TensorBoard logger, by composition: the same event files per trial."""
 
     def __init__(self) -> None:
-        import_tensorboardx_without_torch()
+        import_tensorboardx_lean()
         self._tbx = TBXLoggerCallback()
 
     def log_trial_start(self, trial) -> None:
@@ -92,14 +92,21 @@ class TensorBoardLogger(LoggerCallback):
         compat.release_closed_file_writers(file_writers)
 
 
-def import_tensorboardx_without_torch() -> None:
-    """Called before Tune makes its loggers, or unpickles a resumed run's. tensorboardX
-    imports torch where it is installed, only so that it can take torch tensors, and
-    Tune's logger gives it floats: without this, the driver would import torch (some
-    170 MiB more, and tens of thousands of strings it holds for the whole study)."""
-    if "tensorboardX" in sys.modules or "torch" in sys.modules:
+# What tensorboardX imports where installed, for what Tune never asks of it: torch, to
+# take torch tensors (Tune's logger gives it floats); boto3 and Google Cloud Storage, to
+# write to s3:// and gs:// (Tune gives it a folder on the driver).
+NOT_FOR_TUNE = ("torch", "boto3", "google.cloud")
+
+
+def import_tensorboardx_lean() -> None:
+    """Imports tensorboardX without what is in ``NOT_FOR_TUNE`` (those not imported
+    already); called before Tune makes its loggers, or unpickles a resumed run's. With
+    them, the driver would hold some 170 MiB more (torch) and tens of thousands more
+    interned strings for the whole study (torch; boto3 and botocore some 6,500), whose
+    table doubles in size once they pass a third of it."""
+    if "tensorboardX" in sys.modules:
         return
-    refusal = _TorchRefusedToThisThread()
+    refusal = _RefusedToThisThread([n for n in NOT_FOR_TUNE if n not in sys.modules])
     sys.meta_path.insert(0, refusal)
     try:
         import tensorboardX  # noqa: F401
@@ -107,16 +114,19 @@ def import_tensorboardx_without_torch() -> None:
         sys.meta_path.remove(refusal)
 
 
-class _TorchRefusedToThisThread(importlib.abc.MetaPathFinder):
-    """Makes 'import torch' fail in the thread that made it, and only there: None in
-    sys.modules would fail it in every thread of the process for that moment (a
-    notebook's own thread importing torch beside the driver's)."""
+class _RefusedToThisThread(importlib.abc.MetaPathFinder):
+    """Makes importing ``names`` (and their submodules) fail in the thread that made it,
+    and only there: None in sys.modules would fail it in every thread of the process for
+    that moment (a notebook's own thread importing torch beside the driver's)."""
 
-    def __init__(self) -> None:
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
         self.thread = threading.get_ident()
 
     def find_spec(self, fullname: str, path=None, target=None) -> None:
-        if threading.get_ident() == self.thread and fullname.partition(".")[0] == "torch":
+        if threading.get_ident() == self.thread and any(
+            fullname == name or fullname.startswith(name + ".") for name in self.names
+        ):
             raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
         return None
 

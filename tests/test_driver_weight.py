@@ -168,20 +168,25 @@ def test_tensorboardx_s_import_refuses_torch_to_its_own_thread_only(tmp_path):
         "    MINE = 'refused'\n"
         "other = threading.Thread(target=importlib.import_module, args=('torch',))\n"
         "other.start()\n"
-        "other.join()\n",
+        "other.join()\n"
+        # the list another thread's import may be looping over is left as it was
+        "import builtins, sys\n"
+        "UNTOUCHED = builtins.OLD_META_PATH == builtins.OLD_FINDERS\n",
         encoding="utf-8",
     )
     code = (
-        f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n"
+        f"import builtins, sys; sys.path.insert(0, {str(tmp_path)!r})\n"
         "from raygan.engine.tune_output import import_tensorboardx_lean\n"
+        "builtins.OLD_META_PATH, builtins.OLD_FINDERS = sys.meta_path, list(sys.meta_path)\n"
         "import_tensorboardx_lean()\n"
         "import tensorboardX\n"
-        "print(tensorboardX.MINE, 'torch' in sys.modules)\n"
+        "print(tensorboardX.MINE, 'torch' in sys.modules, tensorboardX.UNTOUCHED)\n"
+        "print(sys.meta_path == builtins.OLD_FINDERS)\n"  # the finder is gone again
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
-    assert done.stdout.split() == ["refused", "True"]
+    assert done.stdout.split() == ["refused", "True", "True", "True"]
 
 
 def test_a_study_without_a_database_imports_no_sqlalchemy(tmp_path):

@@ -96,22 +96,30 @@ class TensorBoardLogger(LoggerCallback):
 # take torch tensors (Tune's logger gives it floats); boto3 and Google Cloud Storage, to
 # write to s3:// and gs:// (Tune gives it a folder on the driver).
 NOT_FOR_TUNE = ("torch", "boto3", "google.cloud")
+# held while import_tensorboardx_lean puts its finder in and takes it out: two calls at
+# once must not each write back a list read before the other's change
+_META_PATH_LOCK = threading.RLock()
 
 
 def import_tensorboardx_lean() -> None:
     """Imports tensorboardX without what is in ``NOT_FOR_TUNE`` (those not imported
     already); called before Tune makes its loggers, or unpickles a resumed run's. With
     them, the driver would hold some 170 MiB more (torch) and tens of thousands more
-    interned strings for the whole study (torch; boto3 and botocore some 6,500), whose
-    table doubles in size once they pass a third of it."""
-    if "tensorboardX" in sys.modules:
-        return
-    refusal = _RefusedToThisThread([n for n in NOT_FOR_TUNE if n not in sys.modules])
-    sys.meta_path.insert(0, refusal)
-    try:
-        import tensorboardX  # noqa: F401
-    finally:
-        sys.meta_path.remove(refusal)
+    interned strings for the whole study (torch; boto3 and botocore some 6,400), whose
+    table doubles in size once they pass a third of it. tensorboardX decides once, on
+    import, what it can do: in this process it then takes no torch tensors and writes
+    to no s3:// or gs:// logdir, even after the caller imports torch or boto3."""
+    with _META_PATH_LOCK:
+        if "tensorboardX" in sys.modules:
+            return
+        refusal = _RefusedToThisThread([n for n in NOT_FOR_TUNE if n not in sys.modules])
+        # a new list, not the old one changed: another thread's import may be looping
+        # over it, and would skip a finder
+        sys.meta_path = [refusal, *sys.meta_path]
+        try:
+            import tensorboardX  # noqa: F401
+        finally:
+            sys.meta_path = [f for f in sys.meta_path if f is not refusal]
 
 
 class _RefusedToThisThread(importlib.abc.MetaPathFinder):

@@ -21,6 +21,15 @@ from raygan.experiments import get_declaration
 from raygan.results import RunStore
 
 
+def printed(code: str) -> list[str]:
+    """What ``code`` prints, split into words, run in a fresh interpreter (what a driver
+    imports is only seen in a process of its own)."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    return done.stdout.split()
+
+
 def baseline_spec(faulty_study, path, fixed: str = ""):
     register_experiment("faulty_baselines", "faulty_experiment:BaselineExperiment")
     text = faulty_study.read_text(encoding="utf-8")
@@ -58,10 +67,7 @@ def test_tune_loggers_import_no_torch_nor_boto3_and_leave_them_importable():
         "import torch, boto3\n"  # the driver's own code may still import them
         "print(torch.tensor([1.0]).sum().item(), boto3.__name__)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
-    ).stdout.split()
-    assert out == ["False", "False", "1.0", "boto3"]
+    assert printed(code) == ["False", "False", "1.0", "boto3"]
 
 
 def test_a_baseline_error_reaches_the_driver_as_itself(ray_session, faulty_study, tmp_path):
@@ -150,10 +156,8 @@ def test_a_resumed_tune_s_loggers_import_no_torch(tmp_path):
         "print('torch' in sys.modules)\n"
     )
     for code in (save, load):
-        done = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
-        )
-    assert done.stdout.split() == ["False"]
+        out = printed(code)
+    assert out == ["False"]
 
 
 def test_tensorboardx_s_import_refuses_torch_to_its_own_thread_only(tmp_path):
@@ -183,10 +187,7 @@ def test_tensorboardx_s_import_refuses_torch_to_its_own_thread_only(tmp_path):
         "print(tensorboardX.MINE, 'torch' in sys.modules, tensorboardX.UNTOUCHED)\n"
         "print(sys.meta_path == builtins.OLD_FINDERS)\n"  # the finder is gone again
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
-    )
-    assert done.stdout.split() == ["refused", "True", "True", "True"]
+    assert printed(code) == ["refused", "True", "True", "True"]
 
 
 def test_a_study_without_a_database_imports_no_sqlalchemy(tmp_path):
@@ -201,7 +202,4 @@ def test_a_study_without_a_database_imports_no_sqlalchemy(tmp_path):
         "study.optimize(lambda t: (t.suggest_float('x', 0, 1),) * 2, n_trials=2)\n"
         "print(storage.shown == str(storage.journal), 'sqlalchemy' in sys.modules)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
-    )
-    assert done.stdout.split() == ["True", "False"]
+    assert printed(code) == ["True", "False"]

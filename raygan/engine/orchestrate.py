@@ -283,7 +283,7 @@ def _make_tuner(
     storage_path, storage_fs = store.tune_storage()
     tune_path = f"{storage_path}/{TUNE_DIR}"
     if resume and tune.Tuner.can_restore(tune_path, storage_filesystem=storage_fs):
-        import_tensorboardx_lean()  # the pickled loggers would import it with torch
+        import_tensorboardx_lean()  # the pickled loggers would import it with torch, boto3
         return tune.Tuner.restore(
             tune_path,
             trainable=spec.name,
